@@ -1,0 +1,222 @@
+"""Arrays <-> tensors, thermal normalisation, gray <-> colour, resampling onto the RGB grid.
+
+Conventions used across fusion_ros:
+
+* numpy images are ``(H, W)`` or ``(H, W, C)``, RGB channel order (never BGR outside ``io``).
+* tensors are ``(B, C, H, W)`` float32 in ``[0, 1]``.
+* "thermal" covers LWIR and NIR: any single-channel second modality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ITU-R BT.601 luma weights (what OpenCV's RGB2GRAY and MATLAB's rgb2gray use).
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+class ImageError(ValueError):
+    """An image that cannot be used as it is; the message says what came and how to fix it."""
+
+
+# --------------------------------------------------------------------------- numpy <-> float
+
+
+def to_float01(image: np.ndarray, *, name: str = 'image') -> np.ndarray:
+    """Scale an 8-bit, 16-bit or float image to float32 in [0, 1] by its dtype's range.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)``; uint8 (/255), uint16 (/65535), or float
+            (taken as already in [0, 1]; NaN/inf become 0 and values are clipped).
+        name: used in error messages.
+
+    Returns:
+        float32 array of the same shape, values in [0, 1].
+    """
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    if np.issubdtype(image.dtype, np.floating):
+        out = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        return np.clip(out, 0.0, 1.0)
+    raise ImageError(
+        f'{name}: expected uint8, uint16 or float pixels, got {image.dtype}; '
+        'convert the image to one of these before fusing')
+
+
+def from_float01(image: np.ndarray, dtype=np.uint8) -> np.ndarray:
+    """Inverse of :func:`to_float01`: float in [0, 1] to uint8/uint16 (rounded, clipped)."""
+    image = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0.0, 1.0)
+    if dtype == np.uint8:
+        return np.round(image * 255.0).astype(np.uint8)
+    if dtype == np.uint16:
+        return np.round(image * 65535.0).astype(np.uint16)
+    if dtype == np.float32:
+        return image
+    raise ImageError(f'from_float01: expected dtype uint8, uint16 or float32, got {dtype}')
+
+
+# --------------------------------------------------------------------------- thermal normalisation
+
+
+@dataclass
+class ThermalNormConfig:
+    """How raw thermal/NIR values become [0, 1].
+
+    mode:
+        ``'dtype'``: by the dtype's range (uint8 /255, uint16 /65535, float clipped to [0, 1]).
+        ``'range'``: linear map of ``[low, high]`` (raw units, e.g. centi-kelvin) to [0, 1].
+        ``'percentile'``: linear map of the ``[low, high]`` percentiles of the finite pixels,
+        robust to a few hot spots (a default of 0.5 / 99.5 ignores 0.5 % at each end).
+    """
+    mode: Literal['dtype', 'range', 'percentile'] = 'percentile'
+    low: float = 0.5
+    high: float = 99.5
+
+    def __post_init__(self):
+        if self.mode not in ('dtype', 'range', 'percentile'):
+            raise ValueError(
+                f"thermal normalisation mode must be 'dtype', 'range' or 'percentile', got {self.mode!r}")
+        if not self.low < self.high:
+            raise ValueError(f'thermal normalisation needs low < high, got low={self.low}, high={self.high}')
+        if self.mode == 'percentile' and not (0.0 <= self.low and self.high <= 100.0):
+            raise ValueError(f'percentiles must lie in [0, 100], got {self.low}, {self.high}')
+
+
+def normalize_thermal(thermal: np.ndarray, config: ThermalNormConfig | None = None) -> np.ndarray:
+    """Map a raw thermal/NIR image to float32 [0, 1], ignoring NaN/inf.
+
+    Args:
+        thermal: ``(H, W)`` (or ``(H, W, C)``, reduced to its first channel) uint8, uint16 or float
+            (e.g. ``32FC1`` temperatures). NaN and +/-inf pixels are allowed.
+        config: see :class:`ThermalNormConfig`; default: 0.5-99.5 percentiles.
+
+    Returns:
+        ``(H, W)`` float32 in [0, 1]; non-finite input pixels become 0. A constant image maps to 0.
+
+    Example:
+        >>> t = np.array([[0, 100], [200, 60000]], dtype=np.uint16)
+        >>> normalize_thermal(t, ThermalNormConfig('range', 0, 200)).tolist()
+        [[0.0, 0.5], [1.0, 1.0]]
+    """
+    config = config or ThermalNormConfig()
+    thermal = np.asarray(thermal)
+    if thermal.ndim == 3:
+        thermal = thermal[..., 0]
+    if thermal.ndim != 2:
+        raise ImageError(f'thermal: expected an (H, W) image, got shape {thermal.shape}')
+    if config.mode == 'dtype':
+        return to_float01(thermal, name='thermal')
+    values = thermal.astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(thermal.shape, np.float32)
+    if config.mode == 'range':
+        lo, hi = config.low, config.high
+    else:
+        lo, hi = np.percentile(values[finite], [config.low, config.high])
+    if hi - lo <= 1e-12:
+        out = np.zeros(thermal.shape, np.float32)
+    else:
+        out = ((values - lo) / (hi - lo)).astype(np.float32)
+    out[~finite] = 0.0
+    return np.clip(out, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- numpy <-> torch
+
+
+def image_to_tensor(image: np.ndarray, device: str | torch.device = 'cpu') -> torch.Tensor:
+    """``(H, W)`` or ``(H, W, C)`` float array in [0, 1] to a ``(1, C, H, W)`` float32 tensor."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise ImageError(f'expected an (H, W) or (H, W, C) image, got shape {image.shape}')
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(device)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """``(1, C, H, W)`` or ``(C, H, W)`` tensor to ``(H, W, C)`` float32 (``(H, W)`` if C == 1)."""
+    t = tensor.detach().float().cpu()
+    if t.ndim == 4:
+        if t.shape[0] != 1:
+            raise ImageError(f'tensor_to_image: expected batch size 1, got {tuple(t.shape)}')
+        t = t[0]
+    if t.ndim != 3:
+        raise ImageError(f'tensor_to_image: expected (1, C, H, W) or (C, H, W), got {tuple(t.shape)}')
+    out = t.permute(1, 2, 0).numpy()
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+# --------------------------------------------------------------------------- gray <-> colour
+
+
+def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma. ``rgb: (B, 3, H, W)`` float in [0, 1] -> ``(B, 1, H, W)`` in [0, 1]."""
+    if rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise ImageError(f'rgb_to_gray: expected (B, 3, H, W), got {tuple(rgb.shape)}')
+    w = rgb.new_tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
+    return (rgb * w).sum(dim=1, keepdim=True)
+
+
+def colorize(rgb: torch.Tensor, gray_fused: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Colour back a gray fusion as paper 000 does: ``RGB * GrayFusion / GRAY``, safe for dark pixels.
+
+    Where ``GRAY`` is near 0 the ratio is undefined, and where it is large the colour clips; in both
+    cases the luminance still missing is added as an achromatic (equal-channel) residual, so the
+    result's luma equals ``gray_fused`` wherever that is reachable in [0, 1].
+
+    Args:
+        rgb: ``(B, 3, H, W)`` float32 in [0, 1], the visible image.
+        gray_fused: ``(B, 1, H, W)`` float32 in [0, 1], the fused luminance.
+        eps: gray level below which a pixel is treated as having no colour information.
+
+    Returns:
+        ``(B, 3, H, W)`` float32 in [0, 1].
+    """
+    if rgb.shape[0] != gray_fused.shape[0] or rgb.shape[-2:] != gray_fused.shape[-2:]:
+        raise ImageError(
+            f'colorize: rgb {tuple(rgb.shape)} and gray_fused {tuple(gray_fused.shape)} differ in size')
+    gray = rgb_to_gray(rgb)
+    ratio = gray_fused / gray.clamp_min(eps)
+    out = (rgb * ratio).clamp(0.0, 1.0)
+    residual = gray_fused - rgb_to_gray(out)
+    return (out + residual).clamp(0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+def resize_to(image: torch.Tensor, size: tuple[int, int], mode: str = 'bilinear') -> torch.Tensor:
+    """Resample ``(B, C, h, w)`` onto ``size = (H, W)``; identity when the size already matches.
+
+    Used to put a thermal image of another resolution onto the RGB grid (assumes both cameras see
+    the same field of view; a residual misalignment is the aligner's job, see ``fusion_ros.align``).
+    """
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    kwargs = {'align_corners': False} if mode in ('bilinear', 'bicubic') else {}
+    antialias = mode in ('bilinear', 'bicubic') and (image.shape[-2] > size[0] or image.shape[-1] > size[1])
+    return F.interpolate(image, size=tuple(size), mode=mode, antialias=antialias, **kwargs)
+
+
+def check_pair(rgb: torch.Tensor, thermal: torch.Tensor) -> None:
+    """Check a fusion input pair: ``rgb (B, 3, H, W)`` and ``thermal (B, 1, H, W)``, finite, same B, H, W."""
+    if rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise ImageError(f'rgb: expected (B, 3, H, W), got {tuple(rgb.shape)}')
+    if thermal.ndim != 4 or thermal.shape[1] != 1:
+        raise ImageError(f'thermal: expected (B, 1, H, W), got {tuple(thermal.shape)}')
+    if rgb.shape[0] != thermal.shape[0] or rgb.shape[-2:] != thermal.shape[-2:]:
+        raise ImageError(
+            f'rgb {tuple(rgb.shape)} and thermal {tuple(thermal.shape)} differ; resample the thermal '
+            'image onto the RGB grid first (fusion_ros.imaging.resize_to)')
+    for name, t in (('rgb', rgb), ('thermal', thermal)):
+        if not torch.isfinite(t).all():
+            raise ImageError(f'{name} contains NaN or inf; normalise it first (fusion_ros.imaging)')
