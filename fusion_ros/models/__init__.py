@@ -7,11 +7,13 @@ from torch import nn
 
 from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet
 from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
+from fusion_ros.models.ssvif import SSVIFFusionNet, SSVIFModelConfig
 
 # name -> (config class, model class); configs build from plain dicts via ``from_dict`` or ``**``.
 MODELS = {
     'scene': (SceneModelConfig, SceneFusionModel),
     'compact': (CompactFusionConfig, CompactFusionNet),
+    'ssvif': (SSVIFModelConfig, SSVIFFusionNet),
 }
 
 

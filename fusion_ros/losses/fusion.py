@@ -1,0 +1,182 @@
+"""SSVIF's fusion loss (paper 004, Section III-D, Eq. 3) and BT.601 RGB <-> YCbCr helpers.
+
+``L_fusion = l1 L_int + l2 L_grad + l3 L_ssim + l4 L_color`` with ``(l1, l2, l3, l4) = (20, 20, 10, 20)``
+(Appendix B-A: the first three from SwinFusion, ``l4 = 20`` from the paper's ablation, Table VII):
+
+* ``L_int   = 1/HW || I_f - max(I_ir, I_vis) ||_1``
+* ``L_grad  = 1/HW || |grad I_f| - max(|grad I_ir|, |grad I_vis|) ||_1`` (Sobel)
+* ``L_ssim  = E_{j in {ir, vis}} (1 - ssim(I_f, I_j))``
+* ``L_color = 1/HW E_{c in {Cb, Cr}} || I_f^c - I_vis^c ||_1``
+
+What "max" means for 3-channel images. The paper writes the terms on ``3 x H x W`` images but does not
+say how the element-wise max of an RGB image and a (repeated) gray infrared image is meant. Taken per RGB
+channel, a hot pixel would ask for white while ``L_color`` asks for the visible chroma: the terms would
+fight. SwinFusion, whose loss and weights SSVIF adopts, computes intensity, gradient and SSIM terms on the
+luminance Y; with ``L_color`` on CbCr the four terms then split cleanly into "Y from both sources, colour
+from the visible". So the default ``space='y'`` computes ``L_int``, ``L_grad`` and ``L_ssim`` on Y
+(BT.601 full range; the infrared's Y is its gray value) and ``L_color`` on CbCr. ``space='rgb'`` is the
+literal per-channel reading (infrared repeated to 3 channels, terms averaged over channels), for
+comparison.
+
+Other choices, as SwinFusion/SeAFusion implement the terms: ``|grad I| = |d/dx I| + |d/dy I|`` with the
+unnormalised Sobel of :func:`fusion_ros.filters.sobel`; ``1/HW ||.||_1`` is a mean over pixels (and over
+channels where there are several); SSIM is the Gaussian 11x11 reference of
+:func:`fusion_ros.losses.ssim.ssim`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import torch
+from torch import nn
+
+from fusion_ros.filters import sobel
+from fusion_ros.losses.ssim import ssim
+
+# BT.601 full range ("JPEG") RGB -> YCbCr, offsets of 0.5 on Cb and Cr for images in [0, 1].
+_RGB_TO_YCBCR = ((0.299, 0.587, 0.114),
+                 (-0.168736, -0.331264, 0.5),
+                 (0.5, -0.418688, -0.081312))
+_YCBCR_TO_RGB = ((1.0, 0.0, 1.402),
+                 (1.0, -0.344136, -0.714136),
+                 (1.0, 1.772, 0.0))
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    """BT.601 full-range RGB -> YCbCr.
+
+    Args:
+        rgb: ``(B, 3, H, W)`` float in [0, 1].
+
+    Returns:
+        ``(B, 3, H, W)``: Y in [0, 1], Cb and Cr in [0, 1] (0.5 = no colour).
+
+    Example:
+        >>> rgb_to_ycbcr(torch.ones(1, 3, 1, 1)).flatten().tolist()  # white: Y = 1, no chroma
+        [1.0, 0.5, 0.5]
+    """
+    _check_rgb(rgb, 'rgb_to_ycbcr')
+    m = rgb.new_tensor(_RGB_TO_YCBCR)
+    out = torch.einsum('oc,bchw->bohw', m, rgb)
+    return out + rgb.new_tensor([0.0, 0.5, 0.5]).view(1, 3, 1, 1)
+
+
+def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_ycbcr`: ``(B, 3, H, W)`` YCbCr -> RGB (not clipped)."""
+    _check_rgb(ycbcr, 'ycbcr_to_rgb')
+    m = ycbcr.new_tensor(_YCBCR_TO_RGB)
+    centred = ycbcr - ycbcr.new_tensor([0.0, 0.5, 0.5]).view(1, 3, 1, 1)
+    return torch.einsum('oc,bchw->bohw', m, centred)
+
+
+@dataclass
+class FusionLossConfig:
+    """Weights and options of :func:`fusion_loss` (defaults: the paper's, Appendix B-A).
+
+    space: ``'y'`` (intensity, gradient, SSIM on luminance; see the module docstring) or ``'rgb'``.
+    """
+    w_int: float = 20.0
+    w_grad: float = 20.0
+    w_ssim: float = 10.0
+    w_color: float = 20.0
+    space: Literal['y', 'rgb'] = 'y'
+    window_size: int = 11
+
+    def __post_init__(self):
+        if self.space not in ('y', 'rgb'):
+            raise ValueError(f"FusionLossConfig.space must be 'y' or 'rgb', got {self.space!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'FusionLossConfig':
+        valid = {f.name for f in fields(cls)}
+        unknown = set(d) - valid
+        if unknown:
+            raise KeyError(f'FusionLossConfig: unknown keys {sorted(unknown)}; valid keys: {sorted(valid)}')
+        return cls(**d)
+
+
+def gradient_abs(x: torch.Tensor) -> torch.Tensor:
+    """``|d/dx x| + |d/dy x|`` (Sobel, replicate borders): ``(B, C, H, W) -> (B, C, H, W)``, >= 0."""
+    return sobel(x).abs().sum(dim=2)
+
+
+def fusion_loss(fused: torch.Tensor, rgb: torch.Tensor, thermal: torch.Tensor, *,
+                w_int: float = 20.0, w_grad: float = 20.0, w_ssim: float = 10.0, w_color: float = 20.0,
+                space: str = 'y', window_size: int = 11,
+                reduction: Literal['mean', 'none'] = 'mean') -> dict[str, torch.Tensor]:
+    """The SSVIF fusion loss, Eq. (3), and its four terms.
+
+    Args:
+        fused: ``(B, 3, H, W)`` fused RGB in [0, 1].
+        rgb: ``(B, 3, H, W)`` visible RGB in [0, 1].
+        thermal: ``(B, 1, H, W)`` infrared in [0, 1] on the RGB grid (a ``(B, 3, H, W)`` gray image is
+            reduced to its Y, which equals its value).
+        w_int, w_grad, w_ssim, w_color: the lambdas (paper: 20, 20, 10, 20).
+        space: ``'y'`` or ``'rgb'``, see the module docstring.
+        window_size: SSIM window; H and W must be at least this.
+        reduction: ``'mean'`` (batch means, 0-d tensors) or ``'none'`` (``(B,)`` per image).
+
+    Returns:
+        dict ``loss`` (the weighted total), ``intensity``, ``gradient``, ``ssim``, ``color`` (unweighted).
+
+    Example:
+        >>> vis, ir = torch.rand(2, 3, 32, 32), torch.rand(2, 1, 32, 32)
+        >>> float(fusion_loss(vis, vis, ir)['color'])  # fused = visible: no colour error
+        0.0
+    """
+    if reduction not in ('mean', 'none'):
+        raise ValueError(f"fusion_loss: reduction must be 'mean' or 'none', got {reduction!r}")
+    if space not in ('y', 'rgb'):
+        raise ValueError(f"fusion_loss: space must be 'y' or 'rgb', got {space!r}")
+    _check_rgb(fused, 'fusion_loss: fused')
+    _check_rgb(rgb, 'fusion_loss: rgb')
+    if fused.shape != rgb.shape:
+        raise ValueError(f'fusion_loss: fused {tuple(fused.shape)} and rgb {tuple(rgb.shape)} differ in '
+                         'shape; they must match')
+    if thermal.ndim != 4 or thermal.shape[1] not in (1, 3) or thermal.shape[0] != rgb.shape[0] \
+            or thermal.shape[-2:] != rgb.shape[-2:]:
+        raise ValueError(f'fusion_loss: thermal must be (B, 1, H, W) matching rgb {tuple(rgb.shape)}, got '
+                         f'{tuple(thermal.shape)}; resample it onto the RGB grid first')
+    f_ycc, v_ycc = rgb_to_ycbcr(fused), rgb_to_ycbcr(rgb)
+    ir = rgb_to_ycbcr(thermal)[:, :1] if thermal.shape[1] == 3 else thermal
+    if space == 'y':
+        f, v = f_ycc[:, :1], v_ycc[:, :1]
+    else:
+        f, v, ir = fused, rgb, ir.expand_as(rgb)
+
+    intensity = _mean(f - torch.maximum(ir, v))
+    g_f = gradient_abs(f)
+    gradient = _mean(g_f - torch.maximum(gradient_abs(ir), gradient_abs(v)))
+    ssim_term = 1.0 - 0.5 * (ssim(f, ir, window_size=window_size) + ssim(f, v, window_size=window_size))
+    color = _mean(f_ycc[:, 1:] - v_ycc[:, 1:])
+    total = w_int * intensity + w_grad * gradient + w_ssim * ssim_term + w_color * color
+    out = {'loss': total, 'intensity': intensity, 'gradient': gradient, 'ssim': ssim_term, 'color': color}
+    return out if reduction == 'none' else {k: v.mean() for k, v in out.items()}
+
+
+class FusionLoss(nn.Module):
+    """Module form of :func:`fusion_loss`; ``forward(fused, rgb, thermal)`` returns its dict (batch means)."""
+
+    def __init__(self, config: FusionLossConfig | None = None):
+        super().__init__()
+        self.config = config or FusionLossConfig()
+
+    def forward(self, fused: torch.Tensor, rgb: torch.Tensor,
+                thermal: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = self.config
+        return fusion_loss(fused, rgb, thermal, w_int=c.w_int, w_grad=c.w_grad, w_ssim=c.w_ssim,
+                           w_color=c.w_color, space=c.space, window_size=c.window_size)
+
+
+def _mean(diff: torch.Tensor) -> torch.Tensor:
+    """Mean absolute value per image: ``(B, ...) -> (B,)``."""
+    return diff.abs().flatten(1).mean(dim=1)
+
+
+def _check_rgb(x: torch.Tensor, where: str) -> None:
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f'{where}: expected a (B, 3, H, W) image, got {tuple(x.shape)}')
+
+
+__all__ = ['FusionLoss', 'FusionLossConfig', 'fusion_loss', 'gradient_abs', 'rgb_to_ycbcr', 'ycbcr_to_rgb']

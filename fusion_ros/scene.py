@@ -1,0 +1,266 @@
+"""Per-scene single-example fusion (paper 000, Algorithm 1): train a tiny CNN on the pair itself.
+
+``fit_scene(rgb, thermal)`` aligns the thermal image with an affine STN, trains the compact CNN with
+SSIM + edge-preservation losses against both inputs, fuses in gray and colours the result back as
+``RGB * GrayFusion / GRAY``. ``SceneFitConfig.paper()`` is the paper's recipe (300 full-resolution
+epochs); the default recipe trains on a reduced working copy with a short, well-scheduled run and
+then applies the learned weights and transform at full resolution (the net is fully convolutional
+and the STN's transform is in resolution-free normalised coordinates).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from fusion_ros.align import theta_to_pixels, warp_affine
+from fusion_ros.device import resolve_device
+from fusion_ros.imaging import (ImageError, check_pair, colorize, image_to_tensor, resize_to, rgb_to_gray,
+                                tensor_to_image)
+from fusion_ros.losses.align import gradient_ncc_loss
+from fusion_ros.losses.scene import scene_loss
+from fusion_ros.models.compact import init_as_average
+from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
+from fusion_ros.training.loop import LoopConfig, LoopResult, train_loop
+
+
+@dataclass
+class SceneFitConfig:
+    """How a per-scene fit runs. Defaults: the project's fast recipe; :meth:`paper` gives the paper's.
+
+    epochs: optimiser steps of the fusion net on the pair (the paper's MaxEpoch).
+    time_budget_s: stop training when this much wall time has passed (``None``: no limit); the
+        result is still a complete fusion with the weights reached so far.
+    init: ``'average'`` starts the net as plain averaging (:func:`init_as_average`), ``'random'`` as
+        the paper (PyTorch's default init).
+    crop_size, crops_per_step: train on this many random full-resolution crops per step (the net is
+        fully convolutional); ``crop_size=None`` trains on the whole (working-size) image.
+    work_size: longest side (pixels) of the working copy used when ``crop_size`` is None and by the
+        alignment phase; ``None``: full size.
+    lr, schedule: Adam learning rate; ``'cosine'`` decays it to 5 % over the run, ``'constant'`` keeps it.
+    ssim_window, ssim_kind: SSIM window used by the loss (the scores always use Gaussian 11).
+    edge_weight: weight of the edge-preservation term (1 in the paper).
+    align_weight: weight of the STN's gradient-correlation loss (only when ``model.stn``).
+    align_epochs: with an STN, steps of an alignment-only phase on the working copy before the
+        fusion phase (the transform is then fixed); 0 trains the STN jointly with the fusion loss,
+        end to end, as the paper does.
+    align_lr: Adam learning rate of the alignment phase.
+    device: ``auto`` (cuda when present), ``cpu``, ``cuda:N``.
+    """
+    model: SceneModelConfig = field(default_factory=lambda: SceneModelConfig(stn=False))
+    epochs: int = 60
+    time_budget_s: float | None = None
+    init: str = 'average'
+    crop_size: int | None = 96
+    crops_per_step: int = 4
+    work_size: int | None = 256
+    lr: float = 0.002
+    schedule: str = 'cosine'
+    ssim_window: int = 11
+    ssim_kind: str = 'gaussian'
+    edge_weight: float = 1.0
+    align_weight: float = 1.0
+    align_epochs: int = 100
+    align_lr: float = 0.01
+    device: str = 'auto'
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f'epochs must be >= 1, got {self.epochs}')
+        if self.work_size is not None and self.work_size < 32:
+            raise ValueError(f'work_size must be >= 32 pixels (or None for full size), got {self.work_size}')
+        if self.crop_size is not None and self.crop_size < 16:
+            raise ValueError(f'crop_size must be >= 16 pixels (or None for whole images), got {self.crop_size}')
+        if self.schedule not in ('cosine', 'constant'):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if self.init not in ('average', 'random'):
+            raise ValueError(f"init must be 'average' or 'random', got {self.init!r}")
+        if self.lr <= 0 or self.align_lr <= 0:
+            raise ValueError(f'learning rates must be > 0, got lr={self.lr}, align_lr={self.align_lr}')
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f'time_budget_s must be > 0 (or None), got {self.time_budget_s}')
+
+    @classmethod
+    def paper(cls, **overrides) -> 'SceneFitConfig':
+        """Paper 000's recipe: random init, 300 full-resolution epochs on the whole image, constant
+        Adam LR, Gaussian-11 SSIM, STN (when enabled) trained jointly end to end."""
+        base = dict(init='random', crop_size=None, work_size=None, epochs=300, lr=1e-3, schedule='constant',
+                    align_epochs=0)
+        base.update(overrides)
+        return cls(**base)
+
+
+@dataclass
+class SceneFit:
+    """What :func:`fit_scene` returns.
+
+    fused: ``(H, W, 3)`` float32 in [0, 1], on the RGB grid.
+    gray_fused: ``(H, W)`` float32 in [0, 1].
+    thermal_registered: ``(H, W)`` float32, the thermal image warped onto the RGB grid.
+    thermal_from_rgb: ``(2, 3)`` normalised theta (``affine_grid`` convention, see ``fusion_ros.align``).
+    rgb_from_thermal: ``(3, 3)`` float64 pixel matrix: ``cv2.warpAffine(thermal, m[:2], (W, H))``
+        registers the thermal image (in its original resolution) onto the RGB grid.
+    """
+    fused: np.ndarray
+    gray_fused: np.ndarray
+    thermal_registered: np.ndarray
+    thermal_from_rgb: np.ndarray
+    rgb_from_thermal: np.ndarray
+    model: SceneFusionModel
+    loop: LoopResult
+    align_loop: LoopResult | None
+    train_s: float
+    total_s: float
+    device: str
+
+
+def _as_tensor(image, channels: int, name: str, device) -> torch.Tensor:
+    t = image if torch.is_tensor(image) else image_to_tensor(np.asarray(image, dtype=np.float32))
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[0] != 1 or t.shape[1] != channels:
+        raise ImageError(f'{name}: expected ({"H, W, 3" if channels == 3 else "H, W"}) float in [0, 1], '
+                         f'got {tuple(np.shape(image))}')
+    if not torch.isfinite(t).all():
+        raise ImageError(f'{name} contains NaN or inf; normalise it first (fusion_ros.imaging.normalize_thermal)')
+    return t.float().to(device)
+
+
+def _working_size(size: tuple[int, int], longest: int | None) -> tuple[int, int]:
+    h, w = size
+    if longest is None or max(h, w) <= longest:
+        return h, w
+    s = longest / max(h, w)
+    return max(16, round(h * s)), max(16, round(w * s))
+
+
+def _cosine(optimizer, steps: int):
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+
+def _random_crops(images: list[torch.Tensor], size: int, count: int, gen: torch.Generator) -> list[torch.Tensor]:
+    """The same ``count`` random ``size`` x ``size`` windows of each ``(1, C, H, W)`` image, batched."""
+    h, w = images[0].shape[-2:]
+    size_h, size_w = min(size, h), min(size, w)
+    ys = torch.randint(0, h - size_h + 1, (count,), generator=gen).tolist()
+    xs = torch.randint(0, w - size_w + 1, (count,), generator=gen).tolist()
+    return [torch.cat([im[..., y:y + size_h, x:x + size_w] for y, x in zip(ys, xs)]) for im in images]
+
+
+def _align_phase(model: SceneFusionModel, th_w, gray_w, config: SceneFitConfig, sigmas, budget, progress):
+    """Train the STN alone on the working copy to maximise the gradient correlation."""
+    optimizer = torch.optim.Adam(model.stn.parameters(), lr=config.align_lr)
+
+    def objective(_batch):
+        registered, valid, _ = model.stn(th_w, gray_w)
+        return {'loss': gradient_ncc_loss(registered, gray_w, valid, sigmas).mean()}
+
+    cfg = LoopConfig(max_epochs=config.align_epochs, time_budget_s=budget, progress=progress, desc='align')
+    return train_loop(objective, optimizer, lambda epoch: (None,), cfg,
+                      scheduler=_cosine(optimizer, config.align_epochs))
+
+
+def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: bool = False) -> SceneFit:
+    """Train paper 000's per-scene model on one pair and fuse it.
+
+    Args:
+        rgb: ``(H, W, 3)`` float32 in [0, 1] (numpy) or ``(1, 3, H, W)`` tensor.
+        thermal: ``(h, w)`` float32 in [0, 1] (numpy) or ``(1, 1, h, w)`` tensor; any resolution, it
+            is resampled onto the RGB grid first.
+        config: :class:`SceneFitConfig` (default: the fast recipe).
+        progress: show progress bars.
+
+    Returns:
+        :class:`SceneFit` with the colour fusion, the trained model and the thermal-to-RGB transform.
+
+    Raises:
+        ImageError: inputs of the wrong shape, or with NaN/inf.
+        DivergedError: the loss became NaN/inf (the caller keeps its previous model).
+    """
+    config = config or SceneFitConfig()
+    t_start = time.perf_counter()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    rgb_t = _as_tensor(rgb, 3, 'rgb', device)
+    th_t = _as_tensor(thermal, 1, 'thermal', device)
+    full_size = tuple(rgb_t.shape[-2:])
+    th_t = resize_to(th_t, full_size)
+    check_pair(rgb_t, th_t)
+    gray = rgb_to_gray(rgb_t)
+
+    model = SceneFusionModel(config.model)
+    if config.init == 'average':
+        init_as_average(model.fusion, seed=config.seed)
+    model = model.to(device).train()
+    work = _working_size(full_size, config.work_size)
+    gray_w, th_w = resize_to(gray, work), resize_to(th_t, work)
+    # Blur scales of the alignment loss, in working-copy pixels (about 2 %, 1 % and 0.5 % of the side).
+    sigmas = tuple(max(0.75, max(work) * f) for f in (0.02, 0.01, 0.005))
+
+    def remaining():
+        if config.time_budget_s is None:
+            return None
+        return max(1e-3, config.time_budget_s - (time.perf_counter() - t_start))
+
+    align_loop = None
+    joint_stn = model.stn is not None and config.align_epochs == 0
+    fixed_theta = None
+    if model.stn is not None and not joint_stn:
+        align_loop = _align_phase(model, th_w, gray_w, config, sigmas, remaining(), progress)
+        with torch.no_grad():
+            fixed_theta = model.stn.theta(th_w, gray_w)
+
+    if config.crop_size is None:
+        sources = (th_w, gray_w)
+    else:
+        sources = (th_t, gray)
+    if fixed_theta is not None:  # register once; the fusion phase then sees aligned inputs
+        with torch.no_grad():
+            sources = (warp_affine(sources[0], fixed_theta, tuple(sources[1].shape[-2:]), padding_mode='border')[0],
+                       sources[1])
+    window_cap = min(config.crop_size or 10 ** 9, *sources[1].shape[-2:])
+    window = min(config.ssim_window, window_cap // 2 * 2 - 1)
+
+    def objective(_batch):
+        th_s, gray_s = sources
+        if joint_stn:  # paper: STN trained end to end with the fusion loss (+ the alignment term)
+            out = model(th_s, gray_s)
+        else:
+            if config.crop_size is not None:
+                th_s, gray_s = _random_crops([th_s, gray_s], config.crop_size, config.crops_per_step, gen)
+            out = {'fused': model.fusion(torch.cat([th_s, gray_s], dim=1)), 'thermal_registered': th_s}
+        losses = scene_loss(out['fused'], out['thermal_registered'], gray_s, edge_weight=config.edge_weight,
+                            window_size=window, window=config.ssim_kind)
+        if joint_stn and config.align_weight > 0:
+            align = gradient_ncc_loss(out['thermal_registered'], gray_s, out['valid'], sigmas).mean()
+            losses['align'] = align
+            losses['loss'] = losses['loss'] + config.align_weight * align
+        return losses
+
+    params = model.parameters() if joint_stn else model.fusion.parameters()
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    scheduler = _cosine(optimizer, config.epochs) if config.schedule == 'cosine' else None
+    loop_cfg = LoopConfig(max_epochs=config.epochs, time_budget_s=remaining(), progress=progress, desc='fit_scene')
+    loop = train_loop(objective, optimizer, lambda epoch: (None,), loop_cfg, scheduler=scheduler)
+    train_s = time.perf_counter() - t_start
+
+    model.eval()
+    with torch.inference_mode():
+        if joint_stn:
+            fixed_theta = model.stn.theta(th_w, gray_w)
+        out = model(th_t, gray, thermal_from_rgb=fixed_theta)
+        fused = colorize(rgb_t, out['fused'])
+    theta = out['thermal_from_rgb'][:1].cpu()
+    th_size = tuple(thermal.shape[-2:]) if torch.is_tensor(thermal) else tuple(np.shape(thermal)[:2])
+    rgb_from_thermal = np.linalg.inv(theta_to_pixels(theta, full_size, th_size)[0].numpy())
+    return SceneFit(fused=tensor_to_image(fused), gray_fused=tensor_to_image(out['fused']),
+                    thermal_registered=tensor_to_image(out['thermal_registered']),
+                    thermal_from_rgb=theta[0].numpy(), rgb_from_thermal=rgb_from_thermal, model=model,
+                    loop=loop, align_loop=align_loop, train_s=train_s,
+                    total_s=time.perf_counter() - t_start, device=str(device))
