@@ -120,7 +120,9 @@ class _Frame(NamedTuple):
 class StampPairer:
     """Online approximate-time pairing of RGB and thermal frames; see the module docstring.
 
-    Feed frames as they arrive; each call returns the pairs it completed (oldest first).
+    Feed frames as they arrive; each call returns the pairs it completed (oldest first). Not
+    thread-safe: call it from one thread (or under one lock), e.g. the node's subscription callbacks
+    in a mutually exclusive callback group.
 
     Example:
         >>> p = StampPairer(PairingConfig(queue_size=10, tolerance_s=0.05))

@@ -9,6 +9,7 @@ and the STN's transform is in resolution-free normalised coordinates).
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -54,10 +55,10 @@ class SceneFitConfig:
     epochs: int = 60
     time_budget_s: float | None = None
     init: str = 'average'
-    crop_size: int | None = 96
+    crop_size: int | None = None
     crops_per_step: int = 4
     work_size: int | None = 256
-    lr: float = 0.002
+    lr: float = 1e-3
     schedule: str = 'cosine'
     ssim_window: int = 11
     ssim_kind: str = 'gaussian'
@@ -113,6 +114,7 @@ class SceneFit:
     model: SceneFusionModel
     loop: LoopResult
     align_loop: LoopResult | None
+    kept_start: bool  # training did not lower the whole-image loss, so the starting weights were kept
     train_s: float
     total_s: float
     device: str
@@ -243,11 +245,27 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
             losses['loss'] = losses['loss'] + config.align_weight * align
         return losses
 
+    def working_loss() -> float:
+        """The fusion loss of the current model on the whole working copy (for the keep-best guard)."""
+        with torch.no_grad():
+            th_s = sources[0] if config.crop_size is None else resize_to(sources[0], work)
+            fused = model.fusion(torch.cat([th_s, gray_w], dim=1))
+            return float(scene_loss(fused, th_s, gray_w, edge_weight=config.edge_weight,
+                                    window_size=min(config.ssim_window, min(work) // 2 * 2 - 1))['loss'])
+
+    guard = not joint_stn
+    if guard:
+        start_state = copy.deepcopy(model.fusion.state_dict())
+        start_loss = working_loss()
     params = model.parameters() if joint_stn else model.fusion.parameters()
     optimizer = torch.optim.Adam(params, lr=config.lr)
     scheduler = _cosine(optimizer, config.epochs) if config.schedule == 'cosine' else None
     loop_cfg = LoopConfig(max_epochs=config.epochs, time_budget_s=remaining(), progress=progress, desc='fit_scene')
     loop = train_loop(objective, optimizer, lambda epoch: (None,), loop_cfg, scheduler=scheduler)
+    kept_start = False
+    if guard and working_loss() > start_loss:  # training made it worse: keep the starting weights
+        model.fusion.load_state_dict(start_state)
+        kept_start = True
     train_s = time.perf_counter() - t_start
 
     model.eval()
@@ -262,5 +280,5 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     return SceneFit(fused=tensor_to_image(fused), gray_fused=tensor_to_image(out['fused']),
                     thermal_registered=tensor_to_image(out['thermal_registered']),
                     thermal_from_rgb=theta[0].numpy(), rgb_from_thermal=rgb_from_thermal, model=model,
-                    loop=loop, align_loop=align_loop, train_s=train_s,
+                    loop=loop, align_loop=align_loop, kept_start=kept_start, train_s=train_s,
                     total_s=time.perf_counter() - t_start, device=str(device))

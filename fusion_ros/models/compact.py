@@ -70,12 +70,14 @@ def _run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
     return net(x)[..., :h, :w]
 
 
-def init_as_average(net: CompactFusionNet, *, noise: float = 0.002, seed: int = 0) -> CompactFusionNet:
+def init_as_average(net: CompactFusionNet, *, scale: float = 9.0, noise: float = 0.002,
+                    seed: int = 0) -> CompactFusionNet:
     """Warm start: set ``net`` so that it computes the plain average of its input channels.
 
-    conv1 builds 8 hinge functions ``relu(mean(x) - k_i)`` of the channel mean; conv4 combines them
+    conv1 builds 8 hinge functions ``relu(scale * (mean(x) - k_i))`` of the channel mean; conv4 combines them
     into a least-squares piecewise-linear fit of ``logit(mean)``, so ``sigmoid`` returns about the mean
-    (error under 0.01 for means in [0.02, 0.98]). conv2/conv3 get small random weights (``noise`` times the
+    (error about 0.01). ``scale`` balances the weight magnitudes of conv1 and conv4 (about 4.5 each
+    instead of 0.5 and 40), which keeps Adam's equal-size steps from blowing up the logits. conv2/conv3 get small random weights (``noise`` times the
     default init) so gradients flow through every layer from the first step. The UNet branch, when
     present, has its last layer zeroed so it starts as a no-op.
     """
@@ -86,15 +88,15 @@ def init_as_average(net: CompactFusionNet, *, noise: float = 0.002, seed: int = 
     knots = torch.sigmoid(torch.linspace(-3.5, 2.5, cfg.width))
     with torch.no_grad():
         net.conv1.weight.zero_()
-        net.conv1.weight[:, :, 1, 1] = 1.0 / cfg.in_channels
-        net.conv1.bias.copy_(-knots)
+        net.conv1.weight[:, :, 1, 1] = scale / cfg.in_channels
+        net.conv1.bias.copy_(-scale * knots)
         for conv in (net.conv2, net.conv3):
-            bound = noise / (conv.in_channels * 9) ** 0.5
+            bound = noise / scale / (conv.in_channels * 9) ** 0.5
             conv.weight.copy_((torch.rand(conv.weight.shape, generator=gen) * 2 - 1) * bound)
             conv.bias.zero_()
         weights, bias = _average_readout(tuple(knots.tolist()))
         net.conv4.weight.zero_()
-        net.conv4.weight[0, :, 1, 1] = torch.tensor(weights)
+        net.conv4.weight[0, :, 1, 1] = torch.tensor(weights) / scale
         net.conv4.bias.fill_(bias)
         if net.unet is not None:
             head = net.unet.segmentation_head[0]

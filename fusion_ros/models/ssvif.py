@@ -24,10 +24,13 @@ thermal encoder takes ``(B, 1, H, W)`` directly: the same function class as the 
 third of the stem cost. A ``(B, 3, H, W)`` thermal (e.g. a 3-channel IR png) is accepted and reduced
 to its channel mean, which is exact for a repeated gray image.
 
-Cost of the default config (``count_macs``, conv/matmul only): about 0.33 GMAC per 640x480 frame,
-25k parameters; measured on this project's 2-core CPU at about 45-60 ms per 640x480 frame
-(torch.inference_mode, batch 1), i.e. >= 15 frames/s. Larger variants: raise ``width``, ``depth``,
-``stem_width``, ``full_res_width``.
+Cost of the default config (``count_macs``, conv/matmul only): 0.345 GMAC per 640x480 frame, 8.8k
+parameters; on this project's 2-core CPU (shared with other jobs while measured) 33-41 ms median per
+640x480 frame with one thread (torch.inference_mode, batch 1), i.e. 25-30 frames/s. Beware of
+oversubscription: with 2 OpenMP threads on a busy 2-core machine the same frame took ~690 ms (threads
+spin-wait for descheduled peers); ``OMP_WAIT_POLICY=PASSIVE`` or ``torch.set_num_threads(1)`` avoids it.
+Larger variants: raise ``width``, ``depth``, ``stem_width``, ``full_res_width`` (e.g. 48/4/24/12 with
+dilations 1, 2, 4: 0.75 GMAC; the full-resolution stage dominates the count).
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ from torch import nn
 
 @dataclass
 class SSVIFModelConfig:
-    """Sizes of :class:`SSVIFFusionNet`. Defaults are the real-time CPU model (~0.33 GMAC @ 640x480).
+    """Sizes of :class:`SSVIFFusionNet`. Defaults: the real-time CPU model (0.345 GMAC @ 640x480).
 
     width: channels of the fused features at 1/4 resolution (the ``features`` output, C).
     depth: residual depthwise-separable blocks after the fusion at 1/4 resolution.

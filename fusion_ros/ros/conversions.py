@@ -98,7 +98,8 @@ def image_msg_to_array(msg: Image, *, name: str = 'image') -> tuple[np.ndarray, 
             'Publish one of these (for Bayer or YUV cameras, run image_proc to get rgb8/mono8 first)')
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
-        raise ImageError(f'{name}: empty image ({width}x{height}, {msg.encoding}); the publisher sent no pixels')
+        raise ImageError(
+            f'{name}: empty image ({width}x{height}, {msg.encoding}); the publisher sent no pixels')
     itemsize = np.dtype(spec.dtype).itemsize
     row_bytes = width * spec.channels * itemsize
     if step < row_bytes:
@@ -145,7 +146,8 @@ def compressed_msg_to_array(msg: CompressedImage, *, name: str = 'image') -> tup
     data = np.frombuffer(msg.data, np.uint8)
     source_encoding = fmt.split(';')[0].strip() if ';' in fmt else ''
     if data.size == 0:
-        raise ImageError(f'{name}: CompressedImage (format {fmt!r}) has no data; the publisher sent an empty image')
+        raise ImageError(
+            f'{name}: CompressedImage (format {fmt!r}) has no data; the publisher sent an empty image')
     if 'compresseddepth' in fmt.lower():
         if source_encoding not in ('16UC1', 'mono16'):
             raise ImageError(
@@ -203,8 +205,8 @@ def thermal_msg_to_float(msg: Image | CompressedImage, config: ThermalNormConfig
     ``mono8``, ``mono16``/``16UC1`` and ``32FC1`` (NaN/inf allowed, they become 0) are normalised
     by :func:`fusion_ros.imaging.normalize_thermal` with ``config`` (default: 0.5-99.5 percentiles;
     ``ThermalNormConfig('range', low, high)`` for raw units such as centi-kelvin). A colour image
-    is reduced to its BT.601 luma first (same dtype, so the same raw units); a false-colour palette is not undone, so publish
-    the camera's raw mono16 where you can.
+    is reduced to its BT.601 luma first (same dtype, so the same raw units); a false-colour palette
+    is not undone, so publish the camera's raw mono16 where you can.
     """
     pixels, _ = msg_to_array(msg, name=name)
     if pixels.ndim == 3:  # uint8 or uint16 colour: luma keeps the dtype (and so the raw units)
@@ -250,7 +252,8 @@ def array_to_image_msg(pixels: np.ndarray, encoding: str, header: Header) -> Ima
     if (pixels.ndim != (3 if spec.channels == 3 else 2) or (spec.channels == 3 and pixels.shape[2] != 3)
             or pixels.size == 0):
         raise ImageError(
-            f'array_to_image_msg: {encoding!r} needs a non-empty {expected_shape} array, got shape {pixels.shape}')
+            f'array_to_image_msg: {encoding!r} needs a non-empty {expected_shape} array, '
+            f'got shape {pixels.shape}')
     if encoding == '32FC1' and np.issubdtype(pixels.dtype, np.floating):
         pixels = pixels.astype(np.float32, copy=False)
     if pixels.dtype != spec.dtype:
@@ -258,7 +261,8 @@ def array_to_image_msg(pixels: np.ndarray, encoding: str, header: Header) -> Ima
                f'scale it first, e.g. fusion_ros.imaging.from_float01(x, np.{np.dtype(spec.dtype).name}) '
                'for a float image in [0, 1]')
         raise ImageError(
-            f'array_to_image_msg: {encoding!r} needs dtype {np.dtype(spec.dtype).name}, got {pixels.dtype}; {fix}')
+            f'array_to_image_msg: {encoding!r} needs dtype {np.dtype(spec.dtype).name}, '
+            f'got {pixels.dtype}; {fix}')
     pixels = np.ascontiguousarray(pixels, dtype=np.dtype(spec.dtype).newbyteorder('='))
     msg = Image()
     msg.header = _copy_header(header)

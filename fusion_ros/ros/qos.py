@@ -117,7 +117,8 @@ def qos_mismatch_hint(node, topic: str, subscription_qos: QoSProfile) -> str | N
     """Why the publishers of ``topic`` cannot deliver to a subscription with ``subscription_qos``.
 
     Returns:
-        None when there is no publisher or every publisher is compatible; else one message naming
+        None when there is no publisher or none is known to be incompatible (a ``WARNING`` from
+        ``qos_check_compatible``, i.e. a system-default policy, is not reported); else one message naming
         the topic, each incompatible publisher with its QoS, the reason and the fix, e.g.
         ``"/cam/image: 1 of 1 publisher(s) cannot deliver to this subscription (reliable,
         volatile, depth 10): /camera_driver publishes best_effort, volatile (Best effort publisher
@@ -139,7 +140,8 @@ def qos_mismatch_hint(node, topic: str, subscription_qos: QoSProfile) -> str | N
     if not problems:
         return None
     return (f'{_resolve(node, topic)}: {len(problems)} of {len(infos)} publisher(s) cannot deliver to this '
-            f'subscription ({describe_qos(subscription_qos)}): {"; ".join(problems)}. Fix: {"; or ".join(fixes)}')
+            f'subscription ({describe_qos(subscription_qos)}): {"; ".join(problems)}. '
+            f'Fix: {"; or ".join(fixes)}')
 
 
 def no_data_hint(node, topic: str, subscription_qos: QoSProfile) -> str:

@@ -127,7 +127,8 @@ def test_matched_subscription_receives_and_mismatched_one_does_not(ros_context, 
     got = {'match': 0, 'reliable': 0}
     for name in got:
         qos = qos_from_name(name, 10, node=ros_node, topic=unique_topic)
-        ros_node.create_subscription(Image, unique_topic, lambda _m, n=name: got.__setitem__(n, got[n] + 1), qos)
+        ros_node.create_subscription(Image, unique_topic,
+                                     lambda _msg, n=name: got.__setitem__(n, got[n] + 1), qos)
     assert wait_until(lambda: pub.get_subscription_count() >= 1)
     executor = rclpy.executors.SingleThreadedExecutor(context=ros_context)
     executor.add_node(ros_node)
