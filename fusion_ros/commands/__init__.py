@@ -1,0 +1,1 @@
+"""One module per ``fusion-ros`` sub-command: ``register(subparsers)`` and ``run(args)``."""
