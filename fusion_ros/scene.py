@@ -17,15 +17,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from fusion_ros.align import theta_to_pixels, warp_affine
+from fusion_ros.align import identity_theta, theta_to_pixels, warp_affine
 from fusion_ros.device import resolve_device
 from fusion_ros.imaging import (ImageError, check_pair, colorize, image_to_tensor, resize_to, rgb_to_gray,
                                 tensor_to_image)
-from fusion_ros.losses.align import gradient_ncc_loss
+from fusion_ros.losses.align import gradient_ncc_loss, normalized_gradient_loss
 from fusion_ros.losses.scene import scene_loss
 from fusion_ros.models.compact import init_as_average
 from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
 from fusion_ros.training.loop import LoopConfig, LoopResult, train_loop
+
+
+ALIGN_LOSSES = {'ngf': normalized_gradient_loss, 'ncc': gradient_ncc_loss}
 
 
 @dataclass
@@ -49,6 +52,10 @@ class SceneFitConfig:
         fusion phase (the transform is then fixed); 0 trains the STN jointly with the fusion loss,
         end to end, as the paper does.
     align_lr: Adam learning rate of the alignment phase.
+    align_loss: ``'ngf'`` (normalised gradient fields: edge directions only) or ``'ncc'`` (correlation of
+        gradient magnitudes); see ``fusion_ros.losses.align``.
+    align_prior: weight of ``|thermal_from_rgb - identity|^2`` (normalised units) in the alignment loss;
+        keeps an already registered pair from drifting on weak cross-spectral evidence.
     device: ``auto`` (cuda when present), ``cpu``, ``cuda:N``.
     """
     model: SceneModelConfig = field(default_factory=lambda: SceneModelConfig(stn=False))
@@ -66,6 +73,8 @@ class SceneFitConfig:
     align_weight: float = 1.0
     align_epochs: int = 100
     align_lr: float = 0.01
+    align_loss: str = 'ngf'
+    align_prior: float = 1.0
     device: str = 'auto'
     seed: int = 0
 
@@ -80,6 +89,10 @@ class SceneFitConfig:
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.init not in ('average', 'random'):
             raise ValueError(f"init must be 'average' or 'random', got {self.init!r}")
+        if self.align_loss not in ALIGN_LOSSES:
+            raise ValueError(f"align_loss must be one of {sorted(ALIGN_LOSSES)}, got {self.align_loss!r}")
+        if self.align_prior < 0:
+            raise ValueError(f'align_prior must be >= 0, got {self.align_prior}')
         if self.lr <= 0 or self.align_lr <= 0:
             raise ValueError(f'learning rates must be > 0, got lr={self.lr}, align_lr={self.align_lr}')
         if self.time_budget_s is not None and self.time_budget_s <= 0:
@@ -120,7 +133,14 @@ class SceneFit:
     device: str
 
 
+MIN_SIZE = 16  # smallest RGB side fit_scene accepts (the net's reflect padding and the SSIM window need room)
+
+
 def _as_tensor(image, channels: int, name: str, device) -> torch.Tensor:
+    dtype = image.dtype if torch.is_tensor(image) else np.asarray(image).dtype
+    if not (dtype.is_floating_point if torch.is_tensor(image) else np.issubdtype(dtype, np.floating)):
+        raise ImageError(f'{name}: got {str(dtype).replace("torch.", "")} pixels, expected float in [0, 1]; '
+                         'convert with fusion_ros.imaging.to_float01 (or normalize_thermal for thermal)')
     t = image if torch.is_tensor(image) else image_to_tensor(np.asarray(image, dtype=np.float32))
     if t.ndim == 3:
         t = t[None]
@@ -129,6 +149,10 @@ def _as_tensor(image, channels: int, name: str, device) -> torch.Tensor:
                          f'got {tuple(np.shape(image))}')
     if not torch.isfinite(t).all():
         raise ImageError(f'{name} contains NaN or inf; normalise it first (fusion_ros.imaging.normalize_thermal)')
+    lo, hi = float(t.min()), float(t.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ImageError(f'{name}: values span [{lo:.4g}, {hi:.4g}], expected [0, 1]; scale the image first '
+                         '(fusion_ros.imaging.to_float01 or normalize_thermal)')
     return t.float().to(device)
 
 
@@ -158,9 +182,14 @@ def _align_phase(model: SceneFusionModel, th_w, gray_w, config: SceneFitConfig, 
     """Train the STN alone on the working copy to maximise the gradient correlation."""
     optimizer = torch.optim.Adam(model.stn.parameters(), lr=config.align_lr)
 
+    similarity = ALIGN_LOSSES[config.align_loss]
+    identity = identity_theta(1, th_w.device)
+
     def objective(_batch):
-        registered, valid, _ = model.stn(th_w, gray_w)
-        return {'loss': gradient_ncc_loss(registered, gray_w, valid, sigmas).mean()}
+        registered, valid, theta = model.stn(th_w, gray_w)
+        sim = similarity(registered, gray_w, valid, sigmas).mean()
+        prior = (theta - identity).pow(2).sum(dim=(1, 2)).mean()
+        return {'loss': sim + config.align_prior * prior, 'similarity': sim, 'prior': prior}
 
     cfg = LoopConfig(max_epochs=config.align_epochs, time_budget_s=budget, progress=progress, desc='align')
     return train_loop(objective, optimizer, lambda epoch: (None,), cfg,
@@ -181,7 +210,8 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
         :class:`SceneFit` with the colour fusion, the trained model and the thermal-to-RGB transform.
 
     Raises:
-        ImageError: inputs of the wrong shape, or with NaN/inf.
+        ImageError: inputs of the wrong shape or dtype, with NaN/inf or values outside [0, 1], or an RGB
+            image smaller than ``MIN_SIZE`` pixels on a side.
         DivergedError: the loss became NaN/inf (the caller keeps its previous model).
     """
     config = config or SceneFitConfig()
@@ -192,6 +222,9 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     rgb_t = _as_tensor(rgb, 3, 'rgb', device)
     th_t = _as_tensor(thermal, 1, 'thermal', device)
     full_size = tuple(rgb_t.shape[-2:])
+    if min(full_size) < MIN_SIZE:
+        raise ImageError(f'rgb: {full_size[0]} x {full_size[1]} pixels is too small for per-scene fusion; '
+                         f'give at least {MIN_SIZE} x {MIN_SIZE}')
     th_t = resize_to(th_t, full_size)
     check_pair(rgb_t, th_t)
     gray = rgb_to_gray(rgb_t)
@@ -240,7 +273,7 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
         losses = scene_loss(out['fused'], out['thermal_registered'], gray_s, edge_weight=config.edge_weight,
                             window_size=window, window=config.ssim_kind)
         if joint_stn and config.align_weight > 0:
-            align = gradient_ncc_loss(out['thermal_registered'], gray_s, out['valid'], sigmas).mean()
+            align = ALIGN_LOSSES[config.align_loss](out['thermal_registered'], gray_s, out['valid'], sigmas).mean()
             losses['align'] = align
             losses['loss'] = losses['loss'] + config.align_weight * align
         return losses

@@ -40,7 +40,7 @@ def test_share_holds_package_xml_launch_config(install):
     share = install / 'share' / 'fusion_ros'
     assert (share / 'package.xml').is_file()
     for folder in ('launch', 'config'):
-        src_files = sorted(p.name for p in (ROOT / folder).glob('*') if p.is_file())
+        src_files = sorted(Path(f).name for f in _tracked_files() if Path(f).parent == Path(folder))
         installed = sorted(p.name for p in (share / folder).glob('*')) if (share / folder).is_dir() else []
         assert set(src_files) <= set(installed), (folder, src_files, installed)
 

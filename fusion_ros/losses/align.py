@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from fusion_ros.filters import gaussian_blur, sobel_magnitude
+from fusion_ros.filters import gaussian_blur, sobel, sobel_magnitude
 
 
 def masked_ncc(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -36,4 +36,26 @@ def gradient_ncc_loss(moving: torch.Tensor, fixed: torch.Tensor, valid: torch.Te
     weight = (valid > 0.999).to(moving.dtype)
     terms = [1.0 - masked_ncc(sobel_magnitude(gaussian_blur(moving, s)), sobel_magnitude(gaussian_blur(fixed, s)),
                               weight) for s in sigmas]
+    return torch.stack(terms).mean(0)
+
+
+def normalized_gradient_loss(moving: torch.Tensor, fixed: torch.Tensor, valid: torch.Tensor,
+                             sigmas: tuple[float, ...] = (4.0, 2.0, 1.0), eps: float = 1e-2) -> torch.Tensor:
+    """Normalised gradient fields (Haber and Modersitzki 2006): ``1 - mean cos^2(angle of grad moving, grad fixed)``.
+
+    Compares edge *directions* only, so it ignores contrast (even inverted contrast) between the two
+    spectra; ``eps`` (in gradient units of [0, 1] images) keeps flat, noisy areas from voting.
+    Same arguments and return shape as :func:`gradient_ncc_loss`; values in [0, 1].
+    """
+    weight = (valid > 0.999).to(moving.dtype)
+    terms = []
+    for s in sigmas:
+        gm = sobel(gaussian_blur(moving, s))
+        gf = sobel(gaussian_blur(fixed, s))
+        dot = (gm * gf).sum(dim=2)
+        nm = gm.pow(2).sum(dim=2) + eps ** 2
+        nf = gf.pow(2).sum(dim=2) + eps ** 2
+        cos2 = dot.pow(2) / (nm * nf)
+        w = weight * torch.sqrt(nf)  # weight by the fixed image's edge strength
+        terms.append(1.0 - (cos2 * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp_min(1e-8))
     return torch.stack(terms).mean(0)
