@@ -30,6 +30,9 @@ setup(
     entry_points={
         'console_scripts': [
             'fusion-ros = fusion_ros.cli:main',
+            # ROS 2 executables (`ros2 run fusion_ros fusion_node`; named by launch/fuse.launch.py)
+            'fusion_node = fusion_ros.ros.fusion_node:main',
+            'fusion_player = fusion_ros.ros.player:main',
         ],
     },
 )

@@ -64,7 +64,12 @@ def load_checkpoint(path: str | Path) -> dict:
 def load_model(path: str | Path, device: str | torch.device = 'cpu') -> tuple[nn.Module, dict]:
     """Build the checkpoint's model from its config, load its weights, move it to ``device``, eval mode."""
     ckpt = load_checkpoint(path)
-    model = build_model(ckpt['model'], ckpt['config'])
+    try:
+        model = build_model(ckpt['model'], ckpt['config'])
+    except (KeyError, TypeError, ValueError) as exc:  # unknown model name, config keys or values
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise CheckpointError(f'{path}: cannot build its model: {msg}; it was written by another fusion_ros '
+                              'version or edited') from exc
     try:
         model.load_state_dict(ckpt['state_dict'])
     except RuntimeError as exc:

@@ -12,7 +12,7 @@ import sys
 from fusion_ros.imaging import ImageError
 
 # Sub-commands, in the order ``--help`` lists them.
-COMMANDS = ['fuse', 'demo']
+COMMANDS = ['fuse', 'evaluate', 'train', 'run', 'play', 'demo']
 
 
 def build_parser() -> argparse.ArgumentParser:

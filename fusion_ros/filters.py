@@ -41,7 +41,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float, padding: str = 'reflect') -> to
 
 
 def sobel(x: torch.Tensor) -> torch.Tensor:
-    """Sobel gradient of ``x: (B, C, H, W)`` -> ``(B, C, 2, H, W)`` (d/dx, d/dy), reflect borders.
+    """Sobel gradient of ``x: (B, C, H, W)`` -> ``(B, C, 2, H, W)`` (d/dx, d/dy), replicate borders.
 
     Not normalised: a unit step gives a response of 4 at the edge, as OpenCV's ``Sobel`` does.
     """

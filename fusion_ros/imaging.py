@@ -112,7 +112,10 @@ def normalize_thermal(thermal: np.ndarray, config: ThermalNormConfig | None = No
     if thermal.ndim != 2:
         raise ImageError(f'thermal: expected an (H, W) image, got shape {thermal.shape}')
     if config.mode == 'dtype':
-        return to_float01(thermal, name='thermal')
+        out = to_float01(thermal, name='thermal')
+        if np.issubdtype(thermal.dtype, np.floating):
+            out[~np.isfinite(thermal)] = 0.0  # as the other modes (to_float01 alone maps +inf to 1)
+        return out
     values = thermal.astype(np.float64)
     finite = np.isfinite(values)
     if not finite.any():

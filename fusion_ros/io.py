@@ -34,13 +34,19 @@ def read_image(path: str | Path) -> np.ndarray:
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write ``(H, W)`` or ``(H, W, 3)`` RGB uint8/uint16 (float in [0, 1] is written as uint8)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = np.asarray(image)
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise ImageError(f'{path}: cannot write an image of shape {image.shape}; give (H, W) or (H, W, 3)')
+    path.parent.mkdir(parents=True, exist_ok=True)
     if np.issubdtype(image.dtype, np.floating):
         image = np.round(np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8)
     if image.ndim == 3:
         image = image[..., ::-1]
-    if not cv2.imwrite(str(path), np.ascontiguousarray(image)):
+    try:
+        written = cv2.imwrite(str(path), np.ascontiguousarray(image))
+    except cv2.error:  # OpenCV raises (not returns False) for an unknown extension
+        written = False
+    if not written:
         raise ImageError(f'{path}: could not write the image; check the extension (.png, .jpg) and the folder')
     return path
 
@@ -79,8 +85,9 @@ def read_pair(rgb_path: str | Path, thermal_path: str | Path,
         thermal = cv2.cvtColor(np.ascontiguousarray(thermal), cv2.COLOR_RGB2GRAY)
     if thermal_norm is None:
         thermal_norm = ThermalNormConfig('dtype' if thermal.dtype == np.uint8 else 'percentile')
+    rgb_f = rgb_float(rgb, name=str(rgb_path))  # its errors start with the file name
     try:
-        rgb_f = rgb_float(rgb, name=str(rgb_path))
+        thermal_f = normalize_thermal(thermal, thermal_norm)
     except ImageError as exc:
-        raise ImageError(f'{rgb_path}: {exc}') from exc
-    return PairArrays(rgb=rgb_f, thermal=normalize_thermal(thermal, thermal_norm))
+        raise ImageError(f'{thermal_path}: {exc}') from exc
+    return PairArrays(rgb=rgb_f, thermal=thermal_f)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,20 @@ class CompactFusionConfig:
     unet: bool = False
     unet_encoder: str = 'resnet18'
     padding_mode: str = 'reflect'
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'CompactFusionConfig':
+        """Build from a plain dict (YAML, checkpoints); unknown keys are refused, listing the valid ones."""
+        return config_from_fields(cls, d)
+
+
+def config_from_fields(cls, d: dict):
+    """``cls(**d)`` for a config dataclass, refusing unknown keys with the list of valid ones."""
+    valid = {f.name for f in fields(cls)}
+    unknown = set(d) - valid
+    if unknown:
+        raise KeyError(f'{cls.__name__}: unknown keys {sorted(unknown)}; valid keys: {sorted(valid)}')
+    return cls(**d)
 
 
 class CompactFusionNet(nn.Module):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from fusion_ros.align import AffineSTN, STNConfig, identity_theta, warp_affine
-from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet
+from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet, config_from_fields
 
 
 @dataclass
@@ -19,8 +19,11 @@ class SceneModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> 'SceneModelConfig':
-        return cls(fusion=CompactFusionConfig(**d.get('fusion', {})), stn=d.get('stn', True),
-                   stn_config=STNConfig(**d.get('stn_config', {})))
+        """Build from a plain (nested) dict; unknown keys are refused with the list of valid ones."""
+        d = dict(d)
+        d['fusion'] = config_from_fields(CompactFusionConfig, d.get('fusion', {}))
+        d['stn_config'] = config_from_fields(STNConfig, d.get('stn_config', {}))
+        return config_from_fields(cls, d)
 
 
 class SceneFusionModel(nn.Module):

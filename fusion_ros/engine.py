@@ -1,0 +1,415 @@
+"""The fusion engine behind the ROS node, ROS-free: align, fuse, segment, detect; per-scene training.
+
+``FusionEngine.process(rgb, thermal)`` takes one synchronised pair as float arrays and returns every
+output image with per-stage timings. The active fusion model sits behind one reference that is
+replaced atomically (:meth:`FusionEngine.swap`): a frame is always processed with one model and its
+transform from start to end, while :meth:`FusionEngine.train_scene` trains a new per-scene model on
+another thread.
+
+Alignment modes (thermal onto the RGB grid):
+
+``'none'``   resample the thermal image onto the RGB grid (same field of view assumed).
+``'fixed'``  a fixed 3x3 homography ``rgb_from_thermal`` in pixels, from the thermal image as it is
+             published to the RGB image (what ``cv2.findHomography(thermal_pts, rgb_pts)`` returns).
+``'stn'``    the affine transform learned by the last per-scene training (paper 000's STN); resample
+             only until a training has run.
+
+Example:
+    >>> engine = FusionEngine(load_fusion_model('average'))
+    >>> out = engine.process(np.zeros((48, 64, 3), np.float32), np.zeros((24, 32), np.float32))
+    >>> out.fused.shape, out.thermal_registered.shape, out.model
+    ((48, 64, 3), (48, 64), 'average')
+"""
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from fusion_ros.align import warp_affine
+from fusion_ros.device import resolve_device
+from fusion_ros.imaging import ImageError, colorize, image_to_tensor, resize_to, rgb_to_gray, tensor_to_image
+from fusion_ros.report import pair_scores
+from fusion_ros.scene import SceneFitConfig, fit_scene
+
+ALIGN_MODES = ('none', 'fixed', 'stn')
+IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+CHECKPOINT_MODELS = ('ssvif', 'scene')
+QUALITY_KEY = 'ssim_score'  # the score a new per-scene model must not lower to be swapped in
+
+FuseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class FusionModelError(ValueError):
+    """A fusion model that cannot be used: unknown name, missing or unfitting checkpoint."""
+
+
+class TrainingBusyError(RuntimeError):
+    """A per-scene training is already running."""
+
+
+def fusion_model_names() -> list[str]:
+    """Names :func:`load_fusion_model` accepts: the baselines, ``'ssvif'`` and ``'scene'`` (checkpoints)."""
+    from fusion_ros.baselines import BASELINES
+    return sorted(BASELINES) + list(CHECKPOINT_MODELS)
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+@dataclass
+class AlignConfig:
+    """How the thermal image is put onto the RGB grid; see the module docstring for the modes.
+
+    homography: 9 numbers, row-major ``rgb_from_thermal`` in pixels (used by ``'fixed'``).
+    """
+    mode: str = 'none'
+    homography: tuple[float, ...] = IDENTITY_HOMOGRAPHY
+
+    def __post_init__(self):
+        if self.mode not in ALIGN_MODES:
+            raise ValueError(f"align mode must be one of {', '.join(ALIGN_MODES)}, got {self.mode!r}")
+        h = tuple(float(v) for v in self.homography)
+        if len(h) != 9 or not all(math.isfinite(v) for v in h):
+            raise ValueError(f'homography must be 9 finite numbers (row-major 3x3 rgb_from_thermal in pixels), '
+                             f'got {list(self.homography)}')
+        if abs(np.linalg.det(np.array(h).reshape(3, 3))) < 1e-12:
+            raise ValueError(f'homography {list(h)} is singular; give an invertible rgb_from_thermal matrix')
+        self.homography = h
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.array(self.homography, np.float64).reshape(3, 3)
+
+
+def register_thermal(thermal: np.ndarray, rgb_size: tuple[int, int], align: AlignConfig,
+                     thermal_from_rgb: np.ndarray | None = None, device='cpu') -> torch.Tensor:
+    """Put an ``(h, w)`` float thermal image onto the ``(H, W)`` RGB grid: ``(1, 1, H, W)`` tensor.
+
+    ``thermal_from_rgb`` is the STN's ``(2, 3)`` normalised theta, used in ``'stn'`` mode.
+    """
+    thermal = np.asarray(thermal, dtype=np.float32)
+    if thermal.ndim != 2:
+        raise ImageError(f'thermal: expected an (h, w) image, got shape {thermal.shape}')
+    h, w = rgb_size
+    if align.mode == 'fixed':
+        warped = cv2.warpPerspective(thermal, align.matrix, (w, h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE)
+        return image_to_tensor(warped, device)
+    th_t = image_to_tensor(thermal, device)
+    if align.mode == 'stn' and thermal_from_rgb is not None:
+        theta = torch.as_tensor(np.asarray(thermal_from_rgb, np.float32), device=th_t.device).view(1, 2, 3)
+        return warp_affine(th_t, theta, (h, w), padding_mode='border')[0]
+    return resize_to(th_t, (h, w))
+
+
+# --------------------------------------------------------------------------- fusion models
+
+
+@dataclass(frozen=True)
+class FusionModel:
+    """A fusion model ready to run: ``fuse(rgb (1, 3, H, W), thermal (1, 1, H, W)) -> (1, 3, H, W)``.
+
+    thermal_from_rgb: the ``(2, 3)`` transform the model was trained with (per-scene models with an
+    STN), used in ``'stn'`` alignment mode. ``source`` says where it came from (for diagnostics).
+    """
+    name: str
+    fuse: FuseFn
+    source: str = 'built in'
+    thermal_from_rgb: np.ndarray | None = None
+
+
+class _SceneFuse:
+    """Paper 000's fusion net on a registered pair, coloured back: ``RGB * fused / GRAY``."""
+
+    def __init__(self, net: torch.nn.Module):
+        self.net = net.eval()
+
+    def __call__(self, rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
+        return colorize(rgb, self.net(torch.cat([thermal, rgb_to_gray(rgb)], dim=1)))
+
+
+class _SSVIFFuse:
+    def __init__(self, net: torch.nn.Module):
+        self.net = net.eval()
+
+    def __call__(self, rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
+        return self.net(rgb, thermal)['fused']
+
+
+def scene_fusion_model(net: torch.nn.Module, thermal_from_rgb: np.ndarray | None, device='cpu',
+                       source: str = 'train_scene') -> FusionModel:
+    """A :class:`FusionModel` from a trained per-scene fusion net (``SceneFusionModel.fusion``)."""
+    net = copy.deepcopy(net).to(device if isinstance(device, torch.device) else resolve_device(str(device)))
+    theta = None if thermal_from_rgb is None else np.asarray(thermal_from_rgb, np.float32).reshape(2, 3)
+    return FusionModel('scene', _SceneFuse(net), source, theta)
+
+
+def load_fusion_model(name: str, path: str | Path | None = None, device='cpu') -> FusionModel:
+    """Build the fusion model called ``name`` (see :func:`fusion_model_names`).
+
+    Baselines need no file. ``'ssvif'`` and ``'scene'`` load a fusion_ros checkpoint from ``path``
+    (weights only, see :mod:`fusion_ros.checkpoint`); a ``'scene'`` checkpoint's
+    ``meta['thermal_from_rgb']`` becomes the model's transform.
+
+    Raises:
+        FusionModelError: unknown name, no path or a missing file, or a checkpoint of another model.
+    """
+    from fusion_ros.baselines import BASELINES
+    from fusion_ros.checkpoint import CheckpointError, load_model
+
+    device = resolve_device(str(device))
+    if name in BASELINES:
+        return FusionModel(name, BASELINES[name], 'baseline')
+    if name not in CHECKPOINT_MODELS:
+        raise FusionModelError(f'unknown fusion model {name!r}; valid: {", ".join(fusion_model_names())}')
+    if not path:
+        raise FusionModelError(f'fusion model {name!r} needs a checkpoint file path; none was given')
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FusionModelError(f'fusion model {name!r}: checkpoint {path} does not exist')
+    try:
+        net, ckpt = load_model(path, device)
+    except (CheckpointError, KeyError) as exc:
+        raise FusionModelError(f'fusion model {name!r}: {exc}') from exc
+    if ckpt['model'] != name:
+        raise FusionModelError(f'{path} holds a {ckpt["model"]!r} model, not {name!r}; set the model name to '
+                               f'{ckpt["model"]!r} or give a {name!r} checkpoint')
+    if name == 'ssvif':
+        return FusionModel(name, _SSVIFFuse(net), str(path))
+    theta = ckpt.get('meta', {}).get('thermal_from_rgb')
+    return FusionModel(name, _SceneFuse(net.fusion), str(path),
+                       None if theta is None else np.asarray(theta, np.float32).reshape(2, 3))
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The model the engine fuses with now, with a version that changes on every swap."""
+    model: FusionModel
+    version: int
+    since: float  # time.time() when it became active
+
+    @property
+    def label(self) -> str:
+        return f'{self.model.name} v{self.version} ({self.model.source})'
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass
+class FrameOutput:
+    """Everything computed for one pair.
+
+    fused: ``(H, W, 3)`` float32 in [0, 1] on the RGB grid; thermal_registered: ``(H, W)`` float32;
+    labels / overlay: ``(H, W)`` uint8 class ids and ``(H, W, 3)`` uint8 colour overlay (segmentation on);
+    detections / annotated: boxes and the ``(H, W, 3)`` uint8 annotated image (detection on);
+    timings: seconds per stage (``align``, ``fuse``, ``segment``, ``detect``); model, version: who fused.
+    """
+    fused: np.ndarray
+    thermal_registered: np.ndarray
+    model: str
+    version: int
+    timings: dict[str, float] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    overlay: np.ndarray | None = None
+    detections: list | None = None
+    annotated: np.ndarray | None = None
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`FusionEngine.train_scene` did.
+
+    accepted: the new model is active. seconds: wall time of the whole call. before / after:
+    :func:`fusion_ros.report.pair_scores` of the previous and of the new model on the pair (after
+    is None when training failed). message: one line for people (the service response).
+    """
+    accepted: bool
+    message: str
+    seconds: float
+    before: dict[str, float] | None = None
+    after: dict[str, float] | None = None
+    version: int | None = None
+    epochs: int | None = None
+    device: str | None = None
+
+
+def _fmt_scores(scores: dict[str, float] | None) -> str:
+    if not scores:
+        return 'n/a'
+    return (f"SSIM score {scores['ssim_score']:.4f}, correlation {scores['correlation_score']:.4f}, "
+            f"Canny {scores['canny_score']:.4f}")
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class FusionEngine:
+    """Align, fuse, segment and detect one pair at a time; swap models atomically; train per scene.
+
+    Args:
+        shipped: the fusion model to start with and to return to on :meth:`reset`.
+        align: alignment settings (:class:`AlignConfig`); change them with :meth:`set_align`.
+        device: inference device (``'auto'``, ``'cpu'``, ``'cuda:N'`` or a torch.device).
+        segmenter: optional :class:`fusion_ros.segmentation.Segmenter`.
+        detector: optional :class:`fusion_ros.detection.Detector`.
+        overlay_alpha: weight of the class colours in the segmentation overlay.
+
+    ``process`` may be called from one thread while ``train_scene`` runs on another; ``swap``,
+    ``reset`` and ``set_align`` from any thread.
+    """
+
+    def __init__(self, shipped: FusionModel, align: AlignConfig | None = None, device='cpu', *,
+                 segmenter=None, detector=None, overlay_alpha: float = 0.5):
+        self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
+        self.shipped = shipped
+        self.segmenter = segmenter
+        self.detector = detector
+        self.overlay_alpha = float(overlay_alpha)
+        self._align = align or AlignConfig()
+        self._swap_lock = threading.Lock()
+        self._train_lock = threading.Lock()
+        self._training_since: float | None = None
+        self.last_training: TrainResult | None = None
+        self._version = 0
+        self._active = ActiveModel(shipped, 0, time.time())
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def active(self) -> ActiveModel:
+        return self._active
+
+    @property
+    def align(self) -> AlignConfig:
+        return self._align
+
+    def set_align(self, align: AlignConfig) -> None:
+        self._align = align
+
+    @property
+    def training_since(self) -> float | None:
+        """``time.monotonic()`` when the running training started; None when none runs."""
+        return self._training_since
+
+    def swap(self, model: FusionModel) -> ActiveModel:
+        """Make ``model`` the active one (atomically: frames in flight finish with the old one)."""
+        with self._swap_lock:
+            self._version += 1
+            self._active = ActiveModel(model, self._version, time.time())
+            return self._active
+
+    def reset(self) -> ActiveModel:
+        """Return to the shipped model (a new version number, so the change shows)."""
+        return self.swap(self.shipped)
+
+    # ------------------------------------------------------------------ inference
+
+    def _fuse(self, rgb: np.ndarray, thermal: np.ndarray, model: FusionModel,
+              align: AlignConfig) -> tuple[np.ndarray, np.ndarray, float, float]:
+        rgb = np.asarray(rgb, dtype=np.float32)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ImageError(f'rgb: expected an (H, W, 3) image, got shape {rgb.shape}')
+        t0 = time.perf_counter()
+        registered = register_thermal(thermal, rgb.shape[:2], align, model.thermal_from_rgb, self.device)
+        rgb_t = image_to_tensor(rgb, self.device)
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            fused = model.fuse(rgb_t, registered).clamp(0.0, 1.0)
+        fused_np, registered_np = tensor_to_image(fused), tensor_to_image(registered)
+        return fused_np, registered_np, t1 - t0, time.perf_counter() - t1
+
+    def process(self, rgb: np.ndarray, thermal: np.ndarray, *, heads: bool = True) -> FrameOutput:
+        """Fuse one pair (and run the heads that are configured).
+
+        Args:
+            rgb: ``(H, W, 3)`` float32 in [0, 1].
+            thermal: ``(h, w)`` float32 in [0, 1], any resolution.
+            heads: run segmentation and detection when configured.
+        """
+        active = self._active  # one read: the whole frame uses one model and its transform
+        fused, registered, t_align, t_fuse = self._fuse(rgb, thermal, active.model, self._align)
+        out = FrameOutput(fused, registered, active.model.name, active.version,
+                          timings={'align': t_align, 'fuse': t_fuse})
+        if heads and self.segmenter is not None:
+            from fusion_ros.segmentation import colour_overlay
+            t0 = time.perf_counter()
+            out.labels = self.segmenter.predict(fused)
+            out.overlay = colour_overlay(fused, out.labels, self.overlay_alpha, self.segmenter.info.classes)
+            out.timings['segment'] = time.perf_counter() - t0
+        if heads and self.detector is not None:
+            from fusion_ros.detection import draw_detections
+            t0 = time.perf_counter()
+            fused_u8 = np.round(fused * 255).astype(np.uint8)
+            out.detections = self.detector.predict(fused_u8)
+            out.annotated = draw_detections(fused_u8, out.detections)
+            out.timings['detect'] = time.perf_counter() - t0
+        return out
+
+    # ------------------------------------------------------------------ per-scene training
+
+    def train_scene(self, rgb: np.ndarray, thermal: np.ndarray, config: SceneFitConfig | None = None) -> TrainResult:
+        """Train paper 000's per-scene model on one pair and swap it in if it is at least as good.
+
+        The STN is trained when the alignment mode is ``'stn'``; otherwise the net is trained on the
+        thermal image registered by the current alignment. The new model replaces the active one
+        only if training finished, its output is finite and its SSIM score on the pair is not lower
+        than the active model's; otherwise the active model stays and the message says why.
+
+        Raises:
+            TrainingBusyError: a training is already running (this call does nothing).
+        """
+        if not self._train_lock.acquire(blocking=False):
+            since = self._training_since
+            running = f' for {time.monotonic() - since:.1f} s' if since is not None else ''
+            raise TrainingBusyError(f'a scene training is already running{running}; wait for its result '
+                                    'and call again')
+        try:
+            self._training_since = time.monotonic()
+            result = self._train(rgb, thermal, config or SceneFitConfig())
+            self.last_training = result
+            return result
+        finally:
+            self._training_since = None
+            self._train_lock.release()
+
+    def _train(self, rgb, thermal, config: SceneFitConfig) -> TrainResult:
+        t0 = time.perf_counter()
+        active, align = self._active, self._align
+        rgb = np.asarray(rgb, dtype=np.float32)
+        fused, registered, _, _ = self._fuse(rgb, thermal, active.model, align)
+        before = pair_scores(rgb, registered, fused)
+        stn = align.mode == 'stn'
+        config = replace(config, model=replace(config.model, stn=stn))
+        try:
+            fit = fit_scene(rgb, np.asarray(thermal, np.float32) if stn else registered, config)
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the previous model; reported, not hidden
+            seconds = time.perf_counter() - t0
+            return TrainResult(False, f'training failed after {seconds:.1f} s ({type(exc).__name__}: {exc}); '
+                               f'kept {active.label}', seconds, before, None)
+        candidate = scene_fusion_model(fit.model.fusion, fit.thermal_from_rgb if stn else None, self.device,
+                                       source=f'train_scene ({fit.loop.epochs} epochs on {fit.device})')
+        fused_new, registered_new, _, _ = self._fuse(rgb, thermal, candidate, align)
+        after = pair_scores(rgb, registered_new, fused_new)
+        seconds = time.perf_counter() - t0
+        info = dict(epochs=fit.loop.epochs, device=fit.device)
+        if not (np.isfinite(fused_new).all() and all(math.isfinite(v) for v in after.values())):
+            return TrainResult(False, f'training diverged (non-finite output) after {seconds:.1f} s; kept '
+                               f'{active.label}', seconds, before, after, **info)
+        if after[QUALITY_KEY] < before[QUALITY_KEY]:
+            return TrainResult(False, f'the new model is not better ({_fmt_scores(after)}) than {active.label} '
+                               f'({_fmt_scores(before)}); kept it. Took {seconds:.1f} s', seconds, before, after,
+                               **info)
+        new = self.swap(candidate)
+        return TrainResult(True, f'trained in {seconds:.1f} s ({fit.loop.epochs} epochs on {fit.device}); '
+                           f'now {new.label}. Before: {_fmt_scores(before)}. After: {_fmt_scores(after)}',
+                           seconds, before, after, version=new.version, **info)

@@ -1,0 +1,332 @@
+"""``fusion_node``: RGB + thermal in, fused image (and segmentation, detections) out.
+
+Data flow (see :mod:`fusion_ros.engine` for the work itself)::
+
+    rgb/image, thermal/image --(callbacks: pair by stamp, no pixels touched)--> newest-pair slot
+      --(worker thread: convert, align, fuse, heads, publish)--> fused/image, thermal/registered, ...
+
+The subscription callbacks only pair stamps (:class:`fusion_ros.pairing.StampPairer`) and put the
+newest pair in a one-place slot; a pair still waiting when a newer one comes is dropped and counted
+(``worker_busy``), so the output never falls behind the input. Services: ``~/train_scene`` and
+``~/reset_model`` (std_srvs/Trigger). Diagnostics on ``/diagnostics``. Parameters:
+:class:`fusion_ros.ros.params.FusionNodeConfig` (and ``config/fuse.yaml``).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import CompressedImage, Image
+from std_srvs.srv import Trigger
+
+from fusion_ros.engine import FusionEngine, TrainingBusyError, load_fusion_model
+from fusion_ros.imaging import ImageError
+from fusion_ros.pairing import RGB, STREAM_NAMES, THERMAL, Pair, StampPairer
+from fusion_ros.ros.conversions import rgb_msg_to_float, thermal_msg_to_float
+from fusion_ros.ros.diagnostics import NodeStats, diagnostic_array, status_dicts
+from fusion_ros.ros.outputs import HAVE_VISION_MSGS, IMAGE_TOPICS, output_messages, stamp_ns
+from fusion_ros.ros.params import FusionNodeConfig, declare_config, watch_config
+from fusion_ros.ros.qos import describe_qos, no_data_hint, qos_from_name
+
+NODE_NAME = 'fusion_node'
+INPUT_BASES = {RGB: 'rgb/image', THERMAL: 'thermal/image'}
+OUTPUT_QOS_DEPTH = 10
+
+
+def build_engine(config: FusionNodeConfig) -> FusionEngine:
+    """Load every model the parameters ask for (once, at start); errors name the parameter."""
+    from fusion_ros.device import resolve_device
+    try:
+        device = resolve_device(config.device)
+    except ValueError as exc:
+        raise ValueError(f'parameter device: {exc}') from None
+    try:
+        shipped = load_fusion_model(config.fusion_model, config.fusion_model_path or None, device)
+    except ValueError as exc:
+        raise ValueError(f'parameters fusion_model / fusion_model_path: {exc}') from None
+    segmenter = detector = None
+    if config.segmentation_enabled:
+        from fusion_ros.segmentation import Segmenter
+        try:
+            segmenter = Segmenter.from_file(config.segmentation_model_path, device)
+        except ValueError as exc:
+            raise ValueError(f'parameter segmentation_model_path: {exc}') from None
+    if config.detection_enabled:
+        from fusion_ros.detection import Detector
+        try:
+            detector = Detector(config.detection_model_path, str(device), config.detector())
+        except ValueError as exc:
+            raise ValueError(f'parameter detection_model_path: {exc}') from None
+    return FusionEngine(shipped, config.align(), device, segmenter=segmenter, detector=detector,
+                        overlay_alpha=config.segmentation_overlay_alpha)
+
+
+class LatestSlot:
+    """A one-place mailbox: ``put`` replaces what waits (returns True if something was replaced)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+
+    def put(self, item) -> bool:
+        with self._cond:
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout: float):
+        with self._cond:
+            if self._item is None:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+
+class FusionNode(Node):
+    """The fusion node; see the module docstring. ``Node`` keyword arguments pass through."""
+
+    def __init__(self, **node_kwargs):
+        super().__init__(NODE_NAME, **node_kwargs)
+        self.config = declare_config(self, FusionNodeConfig)
+        if self.config.cpu_threads:
+            import torch
+            torch.set_num_threads(self.config.cpu_threads)
+        self.engine = build_engine(self.config)
+        self.stats = NodeStats()
+        self._pair_lock = threading.Lock()
+        self._pairer = StampPairer(self.config.pairing())
+        self._slot = LatestSlot()
+        self._latest = None  # (rgb float, thermal float, stamp_ns) of the newest usable pair, for training
+        self._stop = threading.Event()
+        watch_config(self, lambda: self.config, self._on_config_change)
+
+        inputs_group = MutuallyExclusiveCallbackGroup()  # the pairer is fed from one thread at a time
+        self._inputs = {stream: self._subscribe(stream, inputs_group) for stream in (RGB, THERMAL)}
+        self._pubs = {topic: self.create_publisher(Image, topic, OUTPUT_QOS_DEPTH) for topic in IMAGE_TOPICS}
+        if self.engine.detector is not None:
+            if HAVE_VISION_MSGS:
+                from vision_msgs.msg import Detection2DArray
+                self._pubs['detections'] = self.create_publisher(Detection2DArray, 'detections', OUTPUT_QOS_DEPTH)
+            else:
+                self.get_logger().warning('vision_msgs is not installed: publishing detections/image only, '
+                                          'not detections (install ros-<distro>-vision-msgs)')
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        services = ReentrantCallbackGroup()  # a second ~/train_scene call is answered (refused) at once
+        self.create_service(Trigger, '~/train_scene', self._on_train_scene, callback_group=services)
+        self.create_service(Trigger, '~/reset_model', self._on_reset_model, callback_group=services)
+        self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self._recorder = self._start_recorder() if self.config.record_enabled else None
+        self._worker = threading.Thread(target=self._work, name='fusion_worker', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'fusing {self._inputs[RGB]["topic"]} + {self._inputs[THERMAL]["topic"]} with '
+            f'{self.engine.active.label} on {self.engine.device}, align {self.config.align_mode}')
+
+    # ------------------------------------------------------------------ set-up helpers
+
+    def _subscribe(self, stream: int, group) -> dict:
+        name = STREAM_NAMES[stream]
+        transport = getattr(self.config, f'{name}_transport')
+        topic = INPUT_BASES[stream]
+        msg_type = Image
+        if transport == 'compressed':  # image_transport naming: <resolved base topic>/compressed
+            topic, msg_type = self.resolve_topic_name(topic) + '/compressed', CompressedImage
+        qos = qos_from_name(self.config.input_qos, self.config.queue_size, node=self, topic=topic)
+        sub = self.create_subscription(msg_type, topic, lambda msg: self._on_frame(stream, msg), qos,
+                                       callback_group=group)
+        resolved = sub.topic_name
+        self.stats.inputs[name].topic, self.stats.inputs[name].qos = resolved, describe_qos(qos)
+        return {'topic': resolved, 'qos': qos, 'type': msg_type, 'sub': sub}
+
+    def _start_recorder(self):
+        from fusion_ros.ros.recorder import PairRecorder
+        types = tuple('sensor_msgs/msg/' + self._inputs[s]['type'].__name__ for s in (RGB, THERMAL))
+        try:
+            recorder = PairRecorder(self.config.record_directory, self.config.record_storage,
+                                    (self._inputs[RGB]['topic'], self._inputs[THERMAL]['topic']), types,
+                                    serialize_message, log_error=self.get_logger().error)
+        except (OSError, ValueError) as exc:  # e.g. a folder that cannot be created or written
+            raise ValueError(f'parameter record_directory: cannot record there: {exc}') from None
+        self.get_logger().info(f'recording synchronised pairs to {recorder.path}')
+        return recorder
+
+    def _on_config_change(self, old: FusionNodeConfig, new: FusionNodeConfig) -> None:
+        self.config = new
+        if new.pairing() != old.pairing():
+            with self._pair_lock:
+                self._pairer = _carry_counters(self._pairer, StampPairer(new.pairing()))
+        if new.align() != old.align():
+            self.engine.set_align(new.align())
+        self.engine.overlay_alpha = new.segmentation_overlay_alpha
+        if self.engine.detector is not None:
+            self.engine.detector.config = new.detector()
+
+    # ------------------------------------------------------------------ callbacks (short)
+
+    def _on_frame(self, stream: int, msg) -> None:
+        self.stats.arrived(STREAM_NAMES[stream])
+        with self._pair_lock:
+            pairs = self._pairer.add(stream, stamp_ns(msg.header), msg)
+        for pair in pairs:
+            self.stats.paired(pair.skew_s)
+            if self._recorder is not None and not self._recorder.put(pair) and self._recorder.active:
+                self.stats.dropped('record_queue_full')
+            if self._slot.put(pair):
+                self.stats.dropped('worker_busy')
+
+    def _on_train_scene(self, request, response):
+        latest = self._latest
+        if not self.config.train_enabled:
+            response.success, response.message = False, 'refused: training is disabled (parameter train_enabled)'
+        elif self.engine.training_since is not None:
+            response.success = False
+            response.message = (f'refused: a scene training is already running (for '
+                                f'{time.monotonic() - self.engine.training_since:.1f} s); wait for its result')
+        elif latest is None:
+            response.success = False
+            response.message = ('refused: no synchronised RGB + thermal pair has arrived yet; check the inputs '
+                                '(see /diagnostics)')
+        else:
+            rgb, thermal, stamp = latest
+            self.get_logger().info(f'~/train_scene: training on the pair stamped {stamp / 1e9:.3f} s '
+                                   f'({rgb.shape[1]}x{rgb.shape[0]}), budget {self.config.train_time_budget_s} s')
+            try:
+                result = self.engine.train_scene(rgb, thermal, self.config.scene_fit())
+                response.success, response.message = result.accepted, result.message
+            except TrainingBusyError as exc:
+                response.success, response.message = False, f'refused: {exc}'
+        if response.success:  # (rclpy wants one severity per logging call site)
+            self.get_logger().info(f'~/train_scene: {response.message}')
+        else:
+            self.get_logger().warning(f'~/train_scene: {response.message}')
+        return response
+
+    def _on_reset_model(self, request, response):
+        active = self.engine.reset()
+        response.success, response.message = True, f'now {active.label}'
+        self.get_logger().info(f'~/reset_model: {response.message}')
+        return response
+
+    # ------------------------------------------------------------------ worker (long work)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            pair = self._slot.take(timeout=0.2)
+            if pair is not None:
+                self._process(pair)
+
+    def _process(self, pair: Pair) -> None:
+        t0 = time.perf_counter()
+        try:
+            rgb = rgb_msg_to_float(pair.rgb)
+            thermal = thermal_msg_to_float(pair.thermal, self.config.thermal_norm())
+        except ImageError as exc:
+            self.stats.dropped('bad_input')
+            self.get_logger().error(f'dropped a pair that cannot be used: {exc}', throttle_duration_sec=5.0)
+            return
+        self._latest = (rgb, thermal, pair.rgb_stamp_ns)
+        t1 = time.perf_counter()
+        try:
+            frame = self.engine.process(rgb, thermal)
+            t2 = time.perf_counter()
+            for topic, msg in output_messages(frame, pair.rgb.header,
+                                              registered=self.config.publish_registered).items():
+                self._pubs[topic].publish(msg)
+        except Exception:  # noqa: BLE001 - one bad frame must not stop the node; logged and counted
+            self.stats.dropped('processing_error')
+            self.get_logger().error(f'processing a pair failed:\n{traceback.format_exc()}', throttle_duration_sec=5.0)
+            return
+        end_to_end = (self.get_clock().now().nanoseconds - pair.rgb_stamp_ns) / 1e9
+        self.stats.published({'convert': t1 - t0, **frame.timings, 'publish': time.perf_counter() - t2}, end_to_end)
+
+    # ------------------------------------------------------------------ diagnostics
+
+    def _publish_diagnostics(self) -> None:
+        silent = self.stats.silent_inputs(self.config.no_data_timeout_s)
+        for stream, name in enumerate(STREAM_NAMES):
+            hint = None
+            if name in silent:  # no publisher, or publishers whose QoS cannot deliver: say which
+                hint = no_data_hint(self, self._inputs[stream]['topic'], self._inputs[stream]['qos'])
+                if hint != self.stats.inputs[name].hint:
+                    self.get_logger().warning(f'no {name} images for {self.config.no_data_timeout_s} s: {hint}')
+            self.stats.inputs[name].hint = hint
+        self._diag_pub.publish(diagnostic_array(
+            status_dicts(self.get_fully_qualified_name(), self.stats.snapshot(), self.pairing_counters(),
+                         self.model_state()), self.get_clock().now().to_msg()))
+
+    def pairing_counters(self) -> dict[str, int]:
+        with self._pair_lock:
+            return dict(self._pairer.counters)
+
+    def model_state(self) -> dict[str, str]:
+        active, engine = self.engine.active, self.engine
+        state = {'active': active.label, 'model': active.model.name, 'version': str(active.version),
+                 'device': str(engine.device), 'align': engine.align.mode,
+                 'segmentation': 'on' if engine.segmenter else 'off', 'detection': 'on' if engine.detector else 'off'}
+        since = engine.training_since
+        state['training'] = f'running for {time.monotonic() - since:.1f} s' if since is not None else 'idle'
+        if engine.last_training is not None:
+            state['last training'] = engine.last_training.message
+        if self._recorder is not None:
+            state['recording'] = (f'{self._recorder.path}: {self._recorder.pairs_written} pairs'
+                                  + (f', stopped: {self._recorder.error}' if self._recorder.error else ''))
+        return state
+
+    # ------------------------------------------------------------------ shutdown
+
+    def destroy_node(self):
+        self._stop.set()
+        if self._worker.is_alive():
+            self._worker.join(timeout=10.0)
+        if self._recorder is not None:
+            path = self._recorder.close()
+            self.get_logger().info(f'recorded {self._recorder.pairs_written} pairs to {path}')
+        return super().destroy_node()
+
+
+def _carry_counters(old: StampPairer, new: StampPairer) -> StampPairer:
+    """A new pairer (new settings) that keeps counting where the old one stopped."""
+    new.counters.update(old.counters)
+    return new
+
+
+def spin(node: Node, executor=None) -> None:
+    """Spin ``node`` on a multi-threaded executor until Ctrl-C or shutdown; then clean up."""
+    executor = executor or MultiThreadedExecutor(num_threads=4, context=node.context)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+
+
+def main(args=None) -> int:
+    """Entry point of the ``fusion_node`` executable (``ros2 run fusion_ros fusion_node``)."""
+    rclpy.init(args=args)
+    try:
+        try:
+            node = FusionNode()
+        except ValueError as exc:  # a parameter or model that cannot be used: say which, and stop
+            print(f'[{NODE_NAME}] cannot start: {exc}', file=sys.stderr)
+            return 1
+        spin(node)
+        return 0
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The main job (``fusion-ros demo --ros``) end to end on a tiny recording: player in another process, DDS."""
+import json
+
+import pytest
+
+pytest.importorskip('rclpy', reason='ROS 2 (rclpy) is not installed')
+pytest.importorskip('rosbags')
+
+from fusion_ros.bags import write_pairs  # noqa: E402
+from fusion_ros.ros.main_job import SAMPLE_BAG, run_main_job  # noqa: E402
+from node_harness import rgb_image, thermal_image  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def test_sample_recording_is_bundled():
+    assert SAMPLE_BAG.is_dir() and (SAMPLE_BAG / 'metadata.yaml').is_file()
+
+
+def test_main_job_on_a_tiny_recording(tmp_path, ros_context):
+    bag = tmp_path / 'tiny'
+    period = 200_000_000
+    write_pairs(bag, [(10**9 + i * period, rgb_image(seed=i), thermal_image(24, 32, 'mono8')) for i in range(5)])
+    summary = run_main_job(tmp_path / 'out', bag=bag, device='cpu', train_epochs=3, train_time_budget_s=30.0,
+                           domain_id=ros_context.get_domain_id(), timeout_s=120.0, log=lambda *a: None)
+    out = tmp_path / 'out'
+    assert json.loads((out / 'summary.json').read_text())['frames_out'] == summary['frames_out'] >= 8
+    assert (out / 'summary.md').is_file() and (out / 'contact_sheet.png').stat().st_size > 0
+    assert sorted(p.name for p in (out / 'frames').iterdir())[:2] == ['000_after.png', '000_before.png']
+    assert summary['frames_in']['rgb'] >= 8 and summary['pairs_made'] >= 8
+    assert 'SSIM score' in summary['training']['message']
+    assert summary['quality_mean']['shipped_model']['ssim_score'] > 0
+    assert summary['latency_ms']['end_to_end_mean_max'] is not None

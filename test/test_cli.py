@@ -1,0 +1,150 @@
+"""The command line, run in-process: `fusion-ros fuse` on small synthetic files, the demo's wiring, errors."""
+import cv2
+import numpy as np
+import pytest
+
+from fusion_ros.checkpoint import load_model
+from fusion_ros.cli import build_parser, main
+from fusion_ros.commands.scene_options import scene_config_from_args
+from fusion_ros.io import read_image
+from fusion_ros.models.scene import SceneFusionModel
+
+
+@pytest.fixture
+def files(tmp_path, make_pair):
+    """An 8-bit RGB PNG and an 8-bit thermal PNG of half the resolution."""
+    rgb, thermal = make_pair(40, 48, thermal_size=(20, 24))
+    rgb_path, ir_path = tmp_path / 'pair_rgb.png', tmp_path / 'pair_ir.png'
+    cv2.imwrite(str(rgb_path), np.round(rgb[..., ::-1] * 255).astype(np.uint8))
+    cv2.imwrite(str(ir_path), np.round(thermal * 255).astype(np.uint8))
+    return rgb_path, ir_path
+
+
+def _fuse(rgb, ir, out, *extra):
+    return main(['fuse', '--rgb', str(rgb), '--ir', str(ir), '--out', str(out), '--quiet', *extra])
+
+
+def test_fuse_scene_writes_the_fusion_and_a_summary(files, tmp_path, capsys):
+    rgb, ir = files
+    out = tmp_path / 'out' / 'fused.png'
+    assert _fuse(rgb, ir, out, '--method', 'scene', '--epochs', '5', '--device', 'cpu') == 0
+    image = read_image(out)
+    assert image.shape == (40, 48, 3) and image.dtype == np.uint8
+    stdout = capsys.readouterr().out
+    assert 'SSIM score' in stdout and '(5 epochs)' in stdout and str(out) in stdout
+
+
+def test_fuse_average(files, tmp_path, capsys):
+    rgb, ir = files
+    out = tmp_path / 'avg.jpg'
+    assert _fuse(rgb, ir, out, '--method', 'average') == 0
+    assert read_image(out).shape == (40, 48, 3)
+    stdout = capsys.readouterr().out
+    assert stdout.startswith('average: SSIM score') and 'epochs' not in stdout
+
+
+def test_fuse_16bit_thermal(tmp_path, make_pair, capsys):
+    rgb, thermal = make_pair(32, 40)
+    rgb_path, ir_path = tmp_path / 'rgb.png', tmp_path / 'ir16.png'
+    cv2.imwrite(str(rgb_path), np.round(rgb[..., ::-1] * 255).astype(np.uint8))
+    cv2.imwrite(str(ir_path), (20000 + 5000 * thermal).astype(np.uint16))  # raw counts in a narrow band
+    out = tmp_path / 'f.png'
+    assert _fuse(rgb_path, ir_path, out, '--method', 'scene', '--epochs', '2') == 0
+    assert read_image(out).shape == (32, 40, 3)
+    assert 'SSIM score' in capsys.readouterr().out
+
+
+def test_fuse_save_model_writes_a_loadable_checkpoint(files, tmp_path):
+    rgb, ir = files
+    ckpt_path = tmp_path / 'models' / 'scene.pt'
+    assert _fuse(rgb, ir, tmp_path / 'f.png', '--epochs', '3', '--save-model', str(ckpt_path)) == 0
+    model, ckpt = load_model(ckpt_path)
+    assert isinstance(model, SceneFusionModel)
+    assert ckpt['model'] == 'scene' and ckpt['meta']['rgb'] == str(rgb)
+    assert np.asarray(ckpt['meta']['thermal_from_rgb']).shape == (2, 3)
+
+
+def test_missing_file_gives_code_2_and_names_it(files, tmp_path, capsys):
+    rgb, _ = files
+    code = _fuse(rgb, tmp_path / 'missing_ir.png', tmp_path / 'f.png', '--method', 'average')
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('fusion-ros fuse: error:') and 'missing_ir.png: no such file' in err
+    assert not (tmp_path / 'f.png').exists()
+
+
+def test_not_an_image_gives_code_2(files, tmp_path, capsys):
+    _, ir = files
+    fake = tmp_path / 'notes.png'
+    fake.write_text('not an image')
+    assert _fuse(fake, ir, tmp_path / 'f.png', '--method', 'average') == 2
+    assert 'notes.png: not a readable image' in capsys.readouterr().err
+
+
+def test_unknown_method_gives_code_2_with_valid_names(files, tmp_path, capsys):
+    rgb, ir = files
+    assert _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'median') == 2
+    err = capsys.readouterr().err
+    assert "unknown fusion method 'median'; valid: scene, average" in err
+    assert not err.count('"')  # the KeyError's message, not its repr
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--epochs', '0'], 'epochs must be >= 1, got 0'),
+    (['--device', 'tpu'], "device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    (['--work-size', '8'], 'work_size must be >= 32 pixels'),
+])
+def test_bad_scene_options_give_code_2(files, tmp_path, capsys, extra, message):
+    rgb, ir = files
+    assert _fuse(rgb, ir, tmp_path / 'f.png', *extra) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_output_gives_code_2(files, tmp_path, capsys):
+    rgb, ir = files
+    assert _fuse(rgb, ir, tmp_path / 'f.unknownext', '--method', 'average') == 2
+    assert 'f.unknownext: could not write the image' in capsys.readouterr().err
+
+
+def test_missing_required_argument_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(['fuse', '--rgb', 'a.png'])
+    assert exc.value.code == 2
+    assert 'the following arguments are required: --ir/--thermal, --out' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- scene options
+
+
+def _config(*argv):
+    args = build_parser().parse_args(['fuse', '--rgb', 'a', '--ir', 'b', '--out', 'c', *argv])
+    return scene_config_from_args(args)
+
+
+def test_scene_options_default_recipe():
+    c = _config()
+    assert c.init == 'average' and c.schedule == 'cosine' and c.work_size == 256
+    assert c.model.stn is False and c.model.fusion.unet is False and c.device == 'auto' and c.seed == 0
+
+
+def test_scene_options_paper_recipe_with_overrides():
+    c = _config('--recipe', 'paper', '--epochs', '7', '--align', 'stn', '--variant', 'unet', '--seed', '3',
+                '--time-budget', '2.5', '--device', 'cpu')
+    assert (c.init, c.schedule, c.work_size, c.align_epochs, c.epochs) == ('random', 'constant', None, 0, 7)
+    assert c.model.stn is True and c.model.fusion.unet is True
+    assert (c.seed, c.time_budget_s, c.device) == (3, 2.5, 'cpu')
+
+
+def test_scene_options_work_size_zero_means_full_size():
+    assert _config('--work-size', '0').work_size is None
+    assert _config('--work-size', '64').work_size == 64
+
+
+def test_demo_command_passes_its_options(monkeypatch, tmp_path):
+    import fusion_ros.demo
+    calls = []
+    monkeypatch.setattr(fusion_ros.demo, 'run_demo',
+                        lambda out, config, progress: calls.append((out, config, progress)))
+    assert main(['demo', '--out', str(tmp_path / 'd'), '--epochs', '4', '--quiet']) == 0
+    (out, config, progress), = calls
+    assert out == tmp_path / 'd' and config.epochs == 4 and progress is False
