@@ -158,6 +158,31 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
+def as_image_tensor(image, channels: int, name: str, device='cpu') -> torch.Tensor:
+    """Check and convert a public-API image: numpy ``(H, W[, C])`` or tensor ``([1, ]C, H, W)``, float in [0, 1].
+
+    Returns ``(1, channels, H, W)`` float32 on ``device``. Raises :class:`ImageError` naming ``name``
+    for integer pixels, a wrong shape, NaN/inf, or values outside [0, 1].
+    """
+    dtype = image.dtype if torch.is_tensor(image) else np.asarray(image).dtype
+    if not (dtype.is_floating_point if torch.is_tensor(image) else np.issubdtype(dtype, np.floating)):
+        raise ImageError(f'{name}: got {str(dtype).replace("torch.", "")} pixels, expected float in [0, 1]; '
+                         'convert with fusion_ros.imaging.to_float01 (or normalize_thermal for thermal)')
+    t = image if torch.is_tensor(image) else image_to_tensor(np.asarray(image, dtype=np.float32))
+    if t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4 or t.shape[0] != 1 or t.shape[1] != channels:
+        raise ImageError(f'{name}: expected ({"H, W, 3" if channels == 3 else "H, W"}) float in [0, 1], '
+                         f'got {tuple(np.shape(image))}')
+    if not torch.isfinite(t).all():
+        raise ImageError(f'{name} contains NaN or inf; normalise it first (fusion_ros.imaging.normalize_thermal)')
+    lo, hi = float(t.min()), float(t.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ImageError(f'{name}: values span [{lo:.4g}, {hi:.4g}], expected [0, 1]; scale the image first '
+                         '(fusion_ros.imaging.to_float01 or normalize_thermal)')
+    return t.float().to(device)
+
+
 # --------------------------------------------------------------------------- gray <-> colour
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from fusion_ros.imaging import check_pair, image_to_tensor, resize_to, tensor_to_image
+from fusion_ros.imaging import as_image_tensor, check_pair, resize_to, tensor_to_image
 from fusion_ros.scene import SceneFit, SceneFitConfig, fit_scene
 
 
@@ -33,8 +33,8 @@ def method_names() -> list[str]:
 
 
 def _pair_tensors(rgb: np.ndarray, thermal: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    rgb_t = image_to_tensor(rgb)
-    th_t = resize_to(image_to_tensor(thermal), tuple(rgb_t.shape[-2:]))
+    rgb_t = as_image_tensor(rgb, 3, 'rgb')
+    th_t = resize_to(as_image_tensor(thermal, 1, 'thermal'), tuple(rgb_t.shape[-2:]))
     check_pair(rgb_t, th_t)
     return rgb_t, th_t
 

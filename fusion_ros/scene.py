@@ -19,7 +19,7 @@ import torch
 
 from fusion_ros.align import identity_theta, theta_to_pixels, warp_affine
 from fusion_ros.device import resolve_device
-from fusion_ros.imaging import (ImageError, check_pair, colorize, image_to_tensor, resize_to, rgb_to_gray,
+from fusion_ros.imaging import (ImageError, as_image_tensor, check_pair, colorize, image_to_tensor, resize_to, rgb_to_gray,
                                 tensor_to_image)
 from fusion_ros.losses.align import gradient_ncc_loss, normalized_gradient_loss
 from fusion_ros.losses.scene import scene_loss
@@ -136,26 +136,6 @@ class SceneFit:
 MIN_SIZE = 16  # smallest RGB side fit_scene accepts (the net's reflect padding and the SSIM window need room)
 
 
-def _as_tensor(image, channels: int, name: str, device) -> torch.Tensor:
-    dtype = image.dtype if torch.is_tensor(image) else np.asarray(image).dtype
-    if not (dtype.is_floating_point if torch.is_tensor(image) else np.issubdtype(dtype, np.floating)):
-        raise ImageError(f'{name}: got {str(dtype).replace("torch.", "")} pixels, expected float in [0, 1]; '
-                         'convert with fusion_ros.imaging.to_float01 (or normalize_thermal for thermal)')
-    t = image if torch.is_tensor(image) else image_to_tensor(np.asarray(image, dtype=np.float32))
-    if t.ndim == 3:
-        t = t[None]
-    if t.ndim != 4 or t.shape[0] != 1 or t.shape[1] != channels:
-        raise ImageError(f'{name}: expected ({"H, W, 3" if channels == 3 else "H, W"}) float in [0, 1], '
-                         f'got {tuple(np.shape(image))}')
-    if not torch.isfinite(t).all():
-        raise ImageError(f'{name} contains NaN or inf; normalise it first (fusion_ros.imaging.normalize_thermal)')
-    lo, hi = float(t.min()), float(t.max())
-    if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ImageError(f'{name}: values span [{lo:.4g}, {hi:.4g}], expected [0, 1]; scale the image first '
-                         '(fusion_ros.imaging.to_float01 or normalize_thermal)')
-    return t.float().to(device)
-
-
 def _working_size(size: tuple[int, int], longest: int | None) -> tuple[int, int]:
     h, w = size
     if longest is None or max(h, w) <= longest:
@@ -219,8 +199,8 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    rgb_t = _as_tensor(rgb, 3, 'rgb', device)
-    th_t = _as_tensor(thermal, 1, 'thermal', device)
+    rgb_t = as_image_tensor(rgb, 3, 'rgb', device)
+    th_t = as_image_tensor(thermal, 1, 'thermal', device)
     full_size = tuple(rgb_t.shape[-2:])
     if min(full_size) < MIN_SIZE:
         raise ImageError(f'rgb: {full_size[0]} x {full_size[1]} pixels is too small for per-scene fusion; '

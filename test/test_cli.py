@@ -148,3 +148,15 @@ def test_demo_command_passes_its_options(monkeypatch, tmp_path):
     assert main(['demo', '--out', str(tmp_path / 'd'), '--epochs', '4', '--quiet']) == 0
     (out, config, progress), = calls
     assert out == tmp_path / 'd' and config.epochs == 4 and progress is False
+
+
+def test_save_model_with_a_method_that_trains_nothing_is_refused(files, tmp_path, capsys):
+    rgb, ir = files
+    code = _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'average', '--save-model', str(tmp_path / 'm.pt'))
+    assert code == 2
+    assert '--save-model' in capsys.readouterr().err and not (tmp_path / 'm.pt').exists()
+
+
+def test_scene_options_are_ignored_by_baselines(files, tmp_path):
+    rgb, ir = files
+    assert _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'average', '--epochs', '0') == 0

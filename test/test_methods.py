@@ -58,5 +58,11 @@ def test_bad_pairs_are_refused(make_pair):
     bad[0, 0] = np.nan
     with pytest.raises(ImageError, match='thermal contains NaN or inf'):
         fuse_pair('average', rgb, bad)
-    with pytest.raises(ImageError, match=r'rgb: expected \(B, 3, H, W\)'):
+    with pytest.raises(ImageError, match=r'rgb: expected \(H, W, 3\)'):
         fuse_pair('average', rgb[..., 0], thermal)
+
+
+def test_integer_pixels_are_refused_with_the_fix(make_pair):
+    rgb, thermal = make_pair(16, 16)
+    with pytest.raises(ImageError, match='to_float01'):
+        fuse_pair('average', (rgb * 255).astype(np.uint8), thermal)

@@ -28,9 +28,12 @@ def run(args: argparse.Namespace) -> int:
     from fusion_ros.methods import fuse_pair
     from fusion_ros.report import pair_scores
 
+    if args.save_model and args.method != 'scene':
+        raise ValueError(f'--save-model keeps a trained per-scene model, but --method {args.method} trains '
+                         'nothing; drop --save-model or use --method scene')
+    scene_config = scene_config_from_args(args) if args.method == 'scene' else None
     pair = read_pair(args.rgb, args.ir)
-    result = fuse_pair(args.method, pair.rgb, pair.thermal, scene_config=scene_config_from_args(args),
-                       progress=not args.quiet)
+    result = fuse_pair(args.method, pair.rgb, pair.thermal, scene_config=scene_config, progress=not args.quiet)
     write_image(args.out, result.fused)
     if args.save_model and result.scene is not None:
         from fusion_ros.checkpoint import save_checkpoint
