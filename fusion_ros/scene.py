@@ -19,7 +19,7 @@ import torch
 
 from fusion_ros.align import identity_theta, theta_to_pixels, warp_affine
 from fusion_ros.device import resolve_device
-from fusion_ros.imaging import (ImageError, as_image_tensor, check_pair, colorize, image_to_tensor, resize_to, rgb_to_gray,
+from fusion_ros.imaging import (ImageError, as_image_tensor, check_pair, colorize, resize_to, rgb_to_gray,
                                 tensor_to_image)
 from fusion_ros.losses.align import gradient_ncc_loss, normalized_gradient_loss
 from fusion_ros.losses.scene import scene_loss

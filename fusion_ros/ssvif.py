@@ -28,13 +28,14 @@ takes only ``F.backbone`` (cheaper to reason about, same cost to compute) for co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fusion_ros.config import dataclass_from_dict
 from fusion_ros.losses.csc import csc_loss
 from fusion_ros.losses.fusion import FusionLossConfig, fusion_loss
 
@@ -337,16 +338,12 @@ class SSVIFConfig:
     @classmethod
     def from_dict(cls, d: dict) -> 'SSVIFConfig':
         """From a plain dict (YAML): nested ``head`` and ``fusion_loss`` dicts; unknown keys refused."""
-        valid = {f.name for f in fields(cls)}
-        unknown = set(d) - valid
-        if unknown:
-            raise KeyError(f'SSVIFConfig: unknown keys {sorted(unknown)}; valid keys: {sorted(valid)}')
         d = dict(d)
         if isinstance(d.get('head'), dict):
-            d['head'] = SegmentationHeadConfig(**d['head'])
+            d['head'] = dataclass_from_dict(SegmentationHeadConfig, d['head'])
         if isinstance(d.get('fusion_loss'), dict):
             d['fusion_loss'] = FusionLossConfig.from_dict(d['fusion_loss'])
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 class SSVIFObjective(nn.Module):

@@ -12,13 +12,6 @@ from fusion_ros.ssvif import (LossWeighting, SegmentationHead, SSVIFConfig, SSVI
 N = 5  # classes in the fast tests
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is as fast, and immune to OpenMP spin-waits on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _pair(b=2, h=64, w=64, seed=0):

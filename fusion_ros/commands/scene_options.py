@@ -22,7 +22,7 @@ def add_scene_options(p: argparse.ArgumentParser) -> None:
     g.add_argument('--seed', type=int, default=0)
 
 
-def scene_config_from_args(args) -> 'SceneFitConfig':
+def scene_config_from_args(args) -> 'SceneFitConfig':  # noqa: F821 - imported lazily below
     from fusion_ros.models.compact import CompactFusionConfig
     from fusion_ros.models.scene import SceneModelConfig
     from fusion_ros.scene import SceneFitConfig

@@ -25,12 +25,13 @@ channels where there are several); SSIM is the Gaussian 11x11 reference of
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
+from fusion_ros.config import dataclass_from_dict
 from fusion_ros.filters import sobel
 from fusion_ros.losses.ssim import ssim
 
@@ -89,11 +90,7 @@ class FusionLossConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> 'FusionLossConfig':
-        valid = {f.name for f in fields(cls)}
-        unknown = set(d) - valid
-        if unknown:
-            raise KeyError(f'FusionLossConfig: unknown keys {sorted(unknown)}; valid keys: {sorted(valid)}')
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 def gradient_abs(x: torch.Tensor) -> torch.Tensor:

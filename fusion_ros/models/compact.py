@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from fusion_ros.config import dataclass_from_dict
 
 
 @dataclass
@@ -25,16 +27,7 @@ class CompactFusionConfig:
     @classmethod
     def from_dict(cls, d: dict) -> 'CompactFusionConfig':
         """Build from a plain dict (YAML, checkpoints); unknown keys are refused, listing the valid ones."""
-        return config_from_fields(cls, d)
-
-
-def config_from_fields(cls, d: dict):
-    """``cls(**d)`` for a config dataclass, refusing unknown keys with the list of valid ones."""
-    valid = {f.name for f in fields(cls)}
-    unknown = set(d) - valid
-    if unknown:
-        raise KeyError(f'{cls.__name__}: unknown keys {sorted(unknown)}; valid keys: {sorted(valid)}')
-    return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 class CompactFusionNet(nn.Module):

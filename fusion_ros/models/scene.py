@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from fusion_ros.align import AffineSTN, STNConfig, identity_theta, warp_affine
-from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet, config_from_fields
+from fusion_ros.config import dataclass_from_dict
+from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet
 
 
 @dataclass
@@ -21,9 +22,9 @@ class SceneModelConfig:
     def from_dict(cls, d: dict) -> 'SceneModelConfig':
         """Build from a plain (nested) dict; unknown keys are refused with the list of valid ones."""
         d = dict(d)
-        d['fusion'] = config_from_fields(CompactFusionConfig, d.get('fusion', {}))
-        d['stn_config'] = config_from_fields(STNConfig, d.get('stn_config', {}))
-        return config_from_fields(cls, d)
+        d['fusion'] = dataclass_from_dict(CompactFusionConfig, d.get('fusion', {}))
+        d['stn_config'] = dataclass_from_dict(STNConfig, d.get('stn_config', {}))
+        return dataclass_from_dict(cls, d)
 
 
 class SceneFusionModel(nn.Module):

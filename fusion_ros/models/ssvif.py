@@ -34,11 +34,13 @@ dilations 1, 2, 4: 0.75 GMAC; the full-resolution stage dominates the count).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from fusion_ros.config import dataclass_from_dict
 
 
 @dataclass
@@ -70,11 +72,7 @@ class SSVIFModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> 'SSVIFModelConfig':
         """Build from a plain dict (YAML); unknown keys are refused with the list of valid ones."""
-        valid = {f.name for f in fields(cls)}
-        unknown = set(d) - valid
-        if unknown:
-            raise KeyError(f'SSVIFModelConfig: unknown keys {sorted(unknown)}; valid keys: {sorted(valid)}')
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 def _act(inplace: bool = True) -> nn.Module:

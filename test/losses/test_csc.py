@@ -8,13 +8,6 @@ import torch.nn.functional as F
 from fusion_ros.losses.csc import CSCLoss, cross_entropy, csc_loss, dice_loss, pseudo_labels
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is as fast, and immune to OpenMP spin-waits on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _logits(rows):

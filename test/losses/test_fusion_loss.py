@@ -6,13 +6,6 @@ from fusion_ros.losses.fusion import (FusionLoss, FusionLossConfig, fusion_loss,
                                       ycbcr_to_rgb)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is as fast, and immune to OpenMP spin-waits on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _pair(b=2, h=32, w=32):
