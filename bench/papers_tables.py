@@ -239,6 +239,8 @@ def win_loss(summary: list[dict], metrics: list[str], ours: str, baselines: list
             better = (mine - base[best]) * (1 if higher else -1) * scale
             rank = 1 + sum(((v > mine) if higher else (v < mine)) for v in base.values())
             verdict = f'+{better:.2f}{unit} better' if better >= 0 else f'{better:.2f}{unit} worse'
+            if abs(better) < 0.005:
+                verdict = f'tie, {better:+.4f}{unit}'
             parts.append(f'{m} {fmt(mine * scale, 2)} vs {best} {fmt(base[best] * scale, 2)} '
                          f'({verdict}, rank {rank}/{len(base) + 1})')
         out.append(f'- **{cat}**: ' + '; '.join(parts))
@@ -410,7 +412,9 @@ def section(results: dict[str, Part], args) -> str:
             lines += [f'**{P000_TITLES[m]}** (%).{ref}', '', by_category_table(part.summary, m, methods000)]
         if protocol == 'own':
             lines += ['**STN corner error** (px; mean distance of the four image corners mapped by the '
-                      'estimated and the true transform):', '', *corner_table(part.rows), '']
+                      'estimated and the true transform):', '', *corner_table(part.rows), '',
+                      'A few diverged fits (see the max column) dominate the means; the median and the count '
+                      'within 10 px say more.', '']
         lines += [f'Where `scene` wins and loses ({protocol} alignment; percentage points against the best '
                   'baseline of each category; rank among the 7 methods):', '',
                   *win_loss(part.summary, P000, 'scene', BASELINE_ORDER, 100.0, ' pt'), '',

@@ -27,15 +27,6 @@ def scene_pair(h=H, w=W, th_h=None, th_w=None):
 FAST = SceneFitConfig(epochs=5, work_size=64, align_epochs=5)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny images: one thread is faster, and avoids spin-waiting on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_process_average_shapes_and_timings():
     eng = FusionEngine(load_fusion_model('average'))
     rgb, thermal = scene_pair(th_h=24, th_w=32)

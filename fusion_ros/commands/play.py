@@ -31,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.bag.exists():
         raise FileNotFoundError(f'{args.bag}: no such bag')
     cli_args = ['--ros-args'] + [a for remap in args.remap for a in ('-r', remap)]
+    from fusion_ros.ros.bringup import signal_options
+
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(args=[], context=context, signal_handler_options=signal_options())
     try:
         node = BagPlayer(context=context, cli_args=cli_args, parameter_overrides=[
             Parameter('bag', value=str(args.bag)), Parameter('rgb_topic', value=args.rgb_topic),

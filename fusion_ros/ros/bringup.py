@@ -31,6 +31,16 @@ def default_params_file() -> Path | None:
     return path if path.is_file() else None
 
 
+def signal_options():
+    """rclpy's SIGINT + SIGTERM handlers (a clean stop: bags finished, threads joined) when running as the
+    main program; none when called from another thread (e.g. tests), where signals belong to the caller."""
+    import threading
+
+    from rclpy.signals import SignalHandlerOptions
+    main = threading.current_thread() is threading.main_thread()
+    return SignalHandlerOptions.ALL if main else SignalHandlerOptions.NO
+
+
 def ros_arguments(params_file: str | Path | None = None, remaps: dict[str, str] | None = None,
                   params: dict[str, str] | None = None) -> list[str]:
     """ROS command-line arguments: ``['--ros-args', '--params-file', F, '-r', 'a:=b', '-p', 'k:=v', ...]``.
@@ -72,7 +82,7 @@ def run(params_file: str | Path | None = None, *, namespace: str = '', remaps: d
     params_file = params_file or default_params_file()
     node_args = ros_arguments(params_file, remaps, params)
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain_id)
+    rclpy.init(args=[], context=context, domain_id=domain_id, signal_handler_options=signal_options())
     nodes = []
     try:
         try:

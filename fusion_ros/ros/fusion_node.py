@@ -290,7 +290,11 @@ class FusionNode(Node):
             self._worker.join(timeout=10.0)
         if self._recorder is not None:
             path = self._recorder.close()
-            self.get_logger().info(f'recorded {self._recorder.pairs_written} pairs to {path}')
+            text = f'recorded {self._recorder.pairs_written} pairs to {path}'
+            if self.context.ok():
+                self.get_logger().info(text)
+            else:  # stopped by a signal: /rosout is gone, say it on the console
+                print(f'[{self.get_fully_qualified_name()}] {text}', file=sys.stderr)
         return super().destroy_node()
 
 

@@ -139,7 +139,7 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         params.update(segmentation_enabled=True, segmentation_model_path=str(segmentation_model))
 
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain_id)
+    rclpy.init(args=[], context=context, domain_id=domain_id)
     node = client = executor = player = None
     try:
         node = FusionNode(context=context, namespace=NAMESPACE,
@@ -153,7 +153,8 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         threading.Thread(target=executor.spin, daemon=True).start()
         log(f'fusion_node up on DDS domain {domain_id}; playing {bag} from another process')
         player = _start_player(bag, domain_id, out / 'player.log')
-        expected = len(inputs) - 1  # the newest pair of a pass waits for the next frames (then the loop resets it)
+        # the newest pair of a pass may wait for the next frames (and the loop's restart then drops it)
+        expected = len(inputs) - 1
 
         # -- phase 1: the shipped model
         if not _wait(lambda: len(collector.stamps('before')) >= expected, timeout_s):
@@ -173,12 +174,12 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         train_wall_s = time.monotonic() - t_train
         log(f'~/train_scene: {response.message}')
 
-        # -- phase 3: the trained model (after the frame that was in the worker at the swap has come out)
+        # -- phase 3: the trained model on the same frames (after the frame in the worker at the swap came out)
         seen = collector.count('during')
         _wait(lambda: collector.count('during') >= seen + 2, 30)
         with collector.lock:
             collector.phase = 'after'
-        if not _wait(lambda: len(collector.stamps('after')) >= expected, timeout_s):
+        if not _wait(lambda: collector.stamps('after') >= collector.stamps('before'), timeout_s):
             log(f'warning: only {len(collector.stamps("after"))} frames after training')
         snapshot, counters = node.stats.snapshot(), node.pairing_counters()
         state = node.model_state()

@@ -148,10 +148,10 @@ class FusionNodeConfig(ParamConfig):
                                       step=32)
     detection_max: int = param(100, 'most detections per image', range=(1, 10000), step=1)
     # -- per-scene training (~/train_scene)
-    train_enabled: bool = param(True, 'allow ~/train_scene (anyone on the DDS domain can call it)')
+    train_enabled: bool = param(True, 'allow ~/train_scene (anyone on the DDS domain can call it)', read_only=True)
     train_epochs: int = param(60, 'optimiser steps of a per-scene training', range=(1, 100000), step=1)
     train_time_budget_s: float = param(60.0, 'a per-scene training stops after this many seconds',
-                                       range=(1.0, 3600.0))
+                                       range=(1.0, 3600.0), read_only=True)
     train_work_size: int = param(256, 'longest side of the working copy trained on, pixels', range=(32, 4096), step=1)
     # -- recording
     record_enabled: bool = param(False, 'record the synchronised input pairs to a new rosbag2 bag', read_only=True)
@@ -227,6 +227,41 @@ class PlayerConfig(ParamConfig):
         self.check_specs()
         if not self.bag:
             raise ValueError('parameter bag is empty; give the bag to play')
+
+
+_YAML_SECTIONS = {
+    'rgb_transport': 'inputs and synchronisation', 'align_mode': 'alignment of the thermal image onto the RGB grid',
+    'fusion_model': 'fusion', 'segmentation_enabled': 'segmentation of the fused image',
+    'detection_enabled': 'detection on the fused image', 'train_enabled': 'per-scene training (~/train_scene)',
+    'record_enabled': 'recording the synchronised input pairs', 'diagnostics_period_s': 'diagnostics'}
+
+
+def parameters_yaml(cls=FusionNodeConfig, node_key: str = '/**/fusion_node') -> str:
+    """A ROS 2 parameters file listing every parameter of ``cls`` with its default and description
+    (how ``config/fuse.yaml`` is written: ``python -c "from fusion_ros.ros.params import *;
+    print(parameters_yaml(), end='')" > config/fuse.yaml``)."""
+    import textwrap
+
+    def value(v):
+        if isinstance(v, bool):
+            return 'true' if v else 'false'
+        if isinstance(v, str):
+            return f"'{v}'"
+        if isinstance(v, tuple):
+            return '[' + ', '.join(value(x) for x in v) + ']'
+        return repr(v)
+    lines = ['# fusion_node parameters (launch/fuse.launch.py, `fusion-ros run`): every parameter, with its default.',
+             '# Doubles need a decimal point (60.0). [read-only] ones are fixed at start. Describe one with',
+             '# `ros2 param describe /fusion_node NAME`. "/**/fusion_node" matches the node in any namespace.',
+             f'{node_key}:', '  ros__parameters:']
+    for name, (default, spec) in cls.specs().items():
+        if name in _YAML_SECTIONS:
+            lines += ['', f'    # --- {_YAML_SECTIONS[name]}']
+        text = spec.description + (' [read-only]' if spec.read_only else '')
+        lines += [f'    # {line}' for line in textwrap.wrap(text, 104)] + [f'    {name}: {value(default)}']
+    lines += ['', '    # declared by every node: true when replaying a bag that publishes /clock',
+              '    use_sim_time: false']
+    return '\n'.join(lines) + '\n'
 
 
 # --------------------------------------------------------------------------- ROS side

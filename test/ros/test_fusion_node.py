@@ -199,3 +199,32 @@ def test_start_fails_clearly_on_a_missing_model(ros_context, tmp_path):
             Parameter('fusion_model', value='ssvif'), Parameter('fusion_model_path', value=str(tmp_path / 'x.pt'))])
     with pytest.raises(ValueError, match='segmentation_model_path'):
         FusionNode(context=ros_context, parameter_overrides=[Parameter('segmentation_enabled', value=True)])
+
+
+def test_training_can_be_disabled(harness):
+    h = harness({'train_enabled': False})
+    h.stream(1)
+    refused = h.call(h.train)
+    assert not refused.success and 'train_enabled' in refused.message
+    assert not h.node.set_parameters([Parameter('train_enabled', value=True)])[0].successful  # read-only
+
+
+def test_slow_processing_skips_stale_pairs_and_keeps_the_newest(harness, monkeypatch):
+    """Newest pair first: while the worker is busy, waiting pairs are replaced (counted), never queued up."""
+    import time
+    h = harness()
+    real = h.node.engine.process
+
+    def slow(*args, **kwargs):  # simulate a model slower than the cameras
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(h.node.engine, 'process', slow)
+    stamps = [(i + 1) * 50_000_000 for i in range(10)]
+    for stamp in stamps:  # 10 pairs at once, much faster than 5 per second
+        h.publish(stamp)
+    assert wait_for(lambda: h.received() == (10, 10))
+    assert wait_for(lambda: h.handled() >= h.node.pairing_counters()['pairs'] == 10)
+    h.settle()
+    busy = h.node.stats.snapshot()['drops'].get('worker_busy', 0)
+    assert busy > 0 and h.count() + busy == 10
+    assert stamp_of(h.outputs['fused/image'][-1]) == stamps[-1]  # the newest pair is always fused
