@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean-venv
+.PHONY: setup demo demo-offline test test-fast bench clean-venv
 
 setup: $(STAMP)
 
@@ -17,7 +17,10 @@ $(STAMP): requirements.txt setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fusion-ros demo --out out/demo
+	$(BIN)/fusion-ros demo --ros --out out/demo
+
+demo-offline: $(STAMP)
+	$(BIN)/fusion-ros demo --out out/demo-offline
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
