@@ -157,6 +157,7 @@ def load_fusion_model(name: str, path: str | Path | None = None, device='cpu') -
     """Build the fusion model called ``name`` (see :func:`fusion_model_names`).
 
     Baselines need no file. ``'ssvif'`` and ``'scene'`` load a fusion_ros checkpoint from ``path``
+    (``'ssvif'`` without a path: the shipped default, see :mod:`fusion_ros.shipped`)
     (weights only, see :mod:`fusion_ros.checkpoint`); a ``'scene'`` checkpoint's
     ``meta['thermal_from_rgb']`` becomes the model's transform.
 
@@ -171,6 +172,12 @@ def load_fusion_model(name: str, path: str | Path | None = None, device='cpu') -
         return FusionModel(name, BASELINES[name], 'baseline')
     if name not in CHECKPOINT_MODELS:
         raise FusionModelError(f'unknown fusion model {name!r}; valid: {", ".join(fusion_model_names())}')
+    if not path and name == 'ssvif':
+        from fusion_ros.shipped import shipped_model_path
+        try:
+            path = shipped_model_path()
+        except FileNotFoundError as exc:
+            raise FusionModelError(f"fusion model 'ssvif' with no path: {exc}") from exc
     if not path:
         raise FusionModelError(f'fusion model {name!r} needs a checkpoint file path; none was given')
     path = Path(path).expanduser()

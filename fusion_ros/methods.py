@@ -5,11 +5,15 @@ A method takes a visible image and a thermal image on the RGB grid and returns a
 """
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from fusion_ros.device import resolve_device
 from fusion_ros.imaging import as_image_tensor, check_pair, resize_to, tensor_to_image
 from fusion_ros.scene import SceneFit, SceneFitConfig, fit_scene
 
@@ -29,7 +33,14 @@ def _baselines() -> dict:
 
 def method_names() -> list[str]:
     """All names ``--method`` accepts."""
-    return ['scene', *sorted(_baselines())]
+    return ['ssvif', 'scene', *sorted(_baselines())]
+
+
+@functools.lru_cache(maxsize=4)
+def _checkpoint_model(name: str, path: str | None, device: str):
+    """Load a checkpoint fusion model once per process (``path`` None: the shipped default)."""
+    from fusion_ros.engine import load_fusion_model
+    return load_fusion_model(name, path, device)
 
 
 def _pair_tensors(rgb: np.ndarray, thermal: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,7 +51,7 @@ def _pair_tensors(rgb: np.ndarray, thermal: np.ndarray) -> tuple[torch.Tensor, t
 
 
 def fuse_pair(method: str, rgb: np.ndarray, thermal: np.ndarray, *, scene_config: SceneFitConfig | None = None,
-              progress: bool = False) -> FusionOutput:
+              model_path: str | Path | None = None, device: str = 'auto', progress: bool = False) -> FusionOutput:
     """Fuse one pair with ``method``.
 
     Args:
@@ -48,12 +59,23 @@ def fuse_pair(method: str, rgb: np.ndarray, thermal: np.ndarray, *, scene_config
         rgb: ``(H, W, 3)`` float32 in [0, 1].
         thermal: ``(h, w)`` float32 in [0, 1], any resolution (resampled onto the RGB grid).
         scene_config: options of the ``scene`` method (paper 000).
+        model_path: checkpoint of the ``ssvif`` method (None: the shipped ``models/ssvif_default.pt``).
+        device: torch device of the ``ssvif`` method.
     """
     if method == 'scene':
         fit = fit_scene(rgb, thermal, scene_config, progress=progress)
         info = {'train_s': fit.train_s, 'total_s': fit.total_s, 'epochs': fit.loop.epochs,
                 'stopped': fit.loop.stopped, 'device': fit.device, 'rgb_from_thermal': fit.rgb_from_thermal}
         return FusionOutput(fit.fused, info, fit)
+    if method == 'ssvif':
+        dev = resolve_device(device)
+        model = _checkpoint_model('ssvif', None if model_path is None else str(model_path), str(dev))
+        rgb_t, th_t = _pair_tensors(rgb, thermal)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            fused = model.fuse(rgb_t.to(dev), th_t.to(dev))
+        return FusionOutput(tensor_to_image(fused), {'total_s': time.perf_counter() - t0, 'device': str(dev),
+                                                     'model': model.source})
     baselines = _baselines()
     if method not in baselines:
         raise KeyError(f'unknown fusion method {method!r}; valid: {", ".join(method_names())}')

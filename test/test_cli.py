@@ -85,7 +85,7 @@ def test_unknown_method_gives_code_2_with_valid_names(files, tmp_path, capsys):
     rgb, ir = files
     assert _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'median') == 2
     err = capsys.readouterr().err
-    assert "unknown fusion method 'median'; valid: scene, average" in err
+    assert "unknown fusion method 'median'; valid: ssvif, scene, average" in err
     assert not err.count('"')  # the KeyError's message, not its repr
 
 

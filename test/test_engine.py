@@ -67,10 +67,14 @@ def test_align_config_validation(bad):
         AlignConfig(**bad)
 
 
-def test_load_fusion_model_errors(tmp_path):
+def test_load_fusion_model_errors(tmp_path, monkeypatch):
+    import fusion_ros.shipped as shipped
     with pytest.raises(FusionModelError, match='valid'):
         load_fusion_model('nope')
     with pytest.raises(FusionModelError, match='needs a checkpoint'):
+        load_fusion_model('scene', '')
+    monkeypatch.setattr(shipped, 'model_dirs', lambda: [tmp_path])  # no shipped model anywhere
+    with pytest.raises(FusionModelError, match='not found in .*never downloaded'):
         load_fusion_model('ssvif', '')
     with pytest.raises(FusionModelError, match='does not exist'):
         load_fusion_model('ssvif', tmp_path / 'missing.pt')
@@ -174,3 +178,12 @@ def test_train_scene_refuses_concurrent_call(monkeypatch):
         release.set()
         worker.join(60)
     assert results and eng.training_since is None
+
+
+def test_ssvif_without_a_path_loads_the_shipped_model_from_the_model_dir(tmp_path, monkeypatch):
+    from fusion_ros.checkpoint import save_checkpoint
+    from fusion_ros.models import build_model
+    save_checkpoint(tmp_path / 'ssvif_default.pt', build_model('ssvif'), 'ssvif')
+    monkeypatch.setenv('FUSION_ROS_MODEL_DIR', str(tmp_path))
+    model = load_fusion_model('ssvif', '')
+    assert model.source == str(tmp_path / 'ssvif_default.pt')

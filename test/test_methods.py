@@ -8,9 +8,9 @@ from fusion_ros.methods import FusionOutput, fuse_pair, method_names
 from fusion_ros.scene import SceneFit, SceneFitConfig
 
 
-def test_method_names_lists_scene_and_the_baselines():
+def test_method_names_lists_ssvif_scene_and_the_baselines():
     names = method_names()
-    assert names[0] == 'scene'
+    assert names[:2] == ['ssvif', 'scene']
     assert {'average', 'max', 'pca', 'laplacian', 'wavelet', 'guided'} <= set(names)
     assert len(names) == len(set(names))
 
@@ -48,7 +48,7 @@ def test_scene_returns_info_with_times_and_the_fit(make_pair):
 
 def test_unknown_method_lists_the_valid_names(make_pair):
     rgb, thermal = make_pair(16, 16)
-    with pytest.raises(KeyError, match=r"unknown fusion method 'median'; valid: scene, average"):
+    with pytest.raises(KeyError, match=r"unknown fusion method 'median'; valid: ssvif, scene, average"):
         fuse_pair('median', rgb, thermal)
 
 

@@ -10,12 +10,15 @@ from fusion_ros.commands.scene_options import add_scene_options, scene_config_fr
 def register(sub) -> None:
     fuse = sub.add_parser('fuse', help='fuse one RGB + thermal/NIR pair of image files')
     fuse.add_argument('--method', default='scene',
-                      help="fusion method: 'scene' (per-scene training, paper 000) or a baseline "
+                      help="fusion method: 'ssvif' (the shipped real-time model, paper 004), 'scene' (per-scene "
+                           "training, paper 000) or a baseline "
                            "(average, max, pca, laplacian, wavelet, guided)")
     fuse.add_argument('--rgb', required=True, type=Path, help='visible image file (colour or mono)')
     fuse.add_argument('--ir', '--thermal', dest='ir', required=True, type=Path,
                       help='thermal/NIR image file (8/16-bit or float TIFF; any resolution)')
     fuse.add_argument('--out', required=True, type=Path, help='fused image file to write (.png, .jpg)')
+    fuse.add_argument('--model', type=Path, metavar='PT',
+                      help='SSVIF checkpoint for --method ssvif (default: the shipped models/ssvif_default.pt)')
     fuse.add_argument('--save-model', type=Path, metavar='PT',
                       help='also save the trained per-scene model (with its transform) as a checkpoint')
     fuse.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
                          'nothing; drop --save-model or use --method scene')
     scene_config = scene_config_from_args(args) if args.method == 'scene' else None
     pair = read_pair(args.rgb, args.ir)
-    result = fuse_pair(args.method, pair.rgb, pair.thermal, scene_config=scene_config, progress=not args.quiet)
+    result = fuse_pair(args.method, pair.rgb, pair.thermal, scene_config=scene_config, model_path=args.model,
+                       device=args.device, progress=not args.quiet)
     write_image(args.out, result.fused)
     if args.save_model and result.scene is not None:
         from fusion_ros.checkpoint import save_checkpoint
@@ -43,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     scores = pair_scores(pair.rgb, pair.thermal, result.fused)
     base = pair_scores(pair.rgb, pair.thermal, fuse_pair('average', pair.rgb, pair.thermal).fused)
     timing = ''
-    if 'train_s' in result.info:
-        timing = f" in {result.info['total_s']:.2f} s on {result.info['device']} ({result.info['epochs']} epochs)"
+    if 'total_s' in result.info:
+        timing = f" in {result.info['total_s']:.2f} s on {result.info['device']}"
+    if 'epochs' in result.info:
+        timing += f" ({result.info['epochs']} epochs)"
     print(f'{args.method}{timing}: SSIM score {scores["ssim_score"]:.4f} (average fusion '
           f'{base["ssim_score"]:.4f}), correlation {scores["correlation_score"]:.4f} '
           f'(average {base["correlation_score"]:.4f}) -> {args.out}')

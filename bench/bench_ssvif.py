@@ -1,0 +1,77 @@
+"""Streaming fusion speed at 640x480 on this machine: the shipped SSVIF model vs the reference methods.
+
+    .venv/bin/python bench/bench_ssvif.py [--model models/ssvif_default.pt] [--threads N] [--record BENCHMARKS.md]
+
+Times ``fuse(rgb, thermal)`` on one 640x480 pair (the inference the node runs per frame, colour output
+included) for the shipped SSVIF model, the average baseline and a trained per-scene model (inference
+only), after warm-up, and prints frames/s, median and p90 latency and the MACs per frame.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fusion_ros.engine import load_fusion_model, scene_fusion_model
+from fusion_ros.imaging import image_to_tensor
+from fusion_ros.models.ssvif import count_macs
+from fusion_ros.scene import fit_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_fn(fn, repeats: int) -> list[float]:
+    for _ in range(3):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--model', type=Path, default=ROOT / 'models' / 'ssvif_default.pt')
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
+    ap.add_argument('--repeats', type=int, default=50)
+    ap.add_argument('--record', type=Path)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    rgb_np = rng.random((480, 640, 3), dtype=np.float32)
+    th_np = rng.random((480, 640), dtype=np.float32)
+    rgb, th = image_to_tensor(rgb_np), image_to_tensor(th_np)
+
+    ssvif = load_fusion_model('ssvif', args.model, 'cpu')
+    average = load_fusion_model('average')
+    fit = fit_scene(rgb_np[:120, :160], th_np[:120, :160])  # any trained per-scene net: inference cost only
+    scene = scene_fusion_model(fit.model.fusion, None)
+    rows = []
+    with torch.inference_mode():
+        for name, model in (('ssvif (shipped)', ssvif), ('average', average), ('scene (per-scene net)', scene)):
+            ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
+            med = statistics.median(ts)
+            rows.append((name, 1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
+    macs = count_macs(ssvif.fuse.net, 480, 640) / 1e9
+    lines = [f'### Streaming fusion at 640x480, CPU ({datetime.date.today()})', '',
+             f'Command: `.venv/bin/python bench/bench_ssvif.py{" --threads " + str(args.threads) if args.threads else ""}`;'
+             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}. SSVIF model: {macs:.3f} GMAC per frame.',
+             '', '| method | frames/s | median ms | p90 ms |', '|---|---|---|---|']
+    lines += [f'| {n} | {fps:.1f} | {med:.1f} | {p90:.1f} |' for n, fps, med, p90 in rows]
+    text = '\n'.join(lines) + '\n'
+    print(text)
+    if args.record:
+        with open(args.record, 'a') as f:
+            f.write('\n' + text)
+
+
+if __name__ == '__main__':
+    main()
