@@ -138,11 +138,22 @@ class _SceneFuse:
 
 
 class _SSVIFFuse:
-    def __init__(self, net: torch.nn.Module):
+    """SSVIF's fusion net. ``colour='visible'`` (default) keeps the net's luma and takes the colour from the
+    visible image (``colorize``, as every other method here); ``'network'`` returns the net's RGB as is.
+
+    On the shipped model's validation split the two give the same MI/VIF/Qabf/SSIM/EN (all on luma) to
+    three decimals, and ``'visible'`` lowers Delta-E from 18.8 to 16.9 (models/README.md).
+    """
+
+    def __init__(self, net: torch.nn.Module, colour: str = 'visible'):
+        if colour not in ('visible', 'network'):
+            raise FusionModelError(f"SSVIF colour must be 'visible' or 'network', got {colour!r}")
         self.net = net.eval()
+        self.colour = colour
 
     def __call__(self, rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
-        return self.net(rgb, thermal)['fused']
+        fused = self.net(rgb, thermal)['fused']
+        return colorize(rgb, rgb_to_gray(fused)) if self.colour == 'visible' else fused
 
 
 def scene_fusion_model(net: torch.nn.Module, thermal_from_rgb: np.ndarray | None, device='cpu',

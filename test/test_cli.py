@@ -57,7 +57,8 @@ def test_fuse_16bit_thermal(tmp_path, make_pair, capsys):
 def test_fuse_save_model_writes_a_loadable_checkpoint(files, tmp_path):
     rgb, ir = files
     ckpt_path = tmp_path / 'models' / 'scene.pt'
-    assert _fuse(rgb, ir, tmp_path / 'f.png', '--epochs', '3', '--save-model', str(ckpt_path)) == 0
+    assert _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'scene', '--epochs', '3',
+                 '--save-model', str(ckpt_path)) == 0
     model, ckpt = load_model(ckpt_path)
     assert isinstance(model, SceneFusionModel)
     assert ckpt['model'] == 'scene' and ckpt['meta']['rgb'] == str(rgb)
@@ -96,7 +97,7 @@ def test_unknown_method_gives_code_2_with_valid_names(files, tmp_path, capsys):
 ])
 def test_bad_scene_options_give_code_2(files, tmp_path, capsys, extra, message):
     rgb, ir = files
-    assert _fuse(rgb, ir, tmp_path / 'f.png', *extra) == 2
+    assert _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'scene', *extra) == 2
     assert message in capsys.readouterr().err
 
 
@@ -160,3 +161,9 @@ def test_save_model_with_a_method_that_trains_nothing_is_refused(files, tmp_path
 def test_scene_options_are_ignored_by_baselines(files, tmp_path):
     rgb, ir = files
     assert _fuse(rgb, ir, tmp_path / 'f.png', '--method', 'average', '--epochs', '0') == 0
+
+
+def test_default_method_is_the_shipped_ssvif_model(files, tmp_path, capsys):
+    rgb, ir = files
+    assert _fuse(rgb, ir, tmp_path / 'f.png') == 0
+    assert capsys.readouterr().out.startswith('ssvif in ')

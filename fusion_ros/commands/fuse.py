@@ -9,7 +9,7 @@ from fusion_ros.commands.scene_options import add_scene_options, scene_config_fr
 
 def register(sub) -> None:
     fuse = sub.add_parser('fuse', help='fuse one RGB + thermal/NIR pair of image files')
-    fuse.add_argument('--method', default='scene',
+    fuse.add_argument('--method', default='ssvif',
                       help="fusion method: 'ssvif' (the shipped real-time model, paper 004), 'scene' (per-scene "
                            "training, paper 000) or a baseline "
                            "(average, max, pca, laplacian, wavelet, guided)")

@@ -55,9 +55,11 @@ def build_engine(config: FusionNodeConfig) -> FusionEngine:
     segmenter = detector = None
     if config.segmentation_enabled:
         from fusion_ros.segmentation import Segmenter
+        from fusion_ros.shipped import SEGMENTER_DEFAULT, shipped_model_path
         try:
-            segmenter = Segmenter.from_file(config.segmentation_model_path, device)
-        except ValueError as exc:
+            segmenter = Segmenter.from_file(config.segmentation_model_path or shipped_model_path(SEGMENTER_DEFAULT),
+                                            device)
+        except (ValueError, FileNotFoundError) as exc:
             raise ValueError(f'parameter segmentation_model_path: {exc}') from None
     if config.detection_enabled:
         from fusion_ros.detection import Detector

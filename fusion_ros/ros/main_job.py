@@ -9,8 +9,8 @@
 4. write the fused frames, a contact sheet (RGB | thermal | fused before | fused after | segmentation) and a
    summary (frames in and out, drops, latency, training time, quality before and after).
 
-No ROS install and no GPU needed (ROS 2 from PyPI wheels; CPU). Segmentation appears in the contact
-sheet when a segmentation checkpoint is given (none ships with the package yet).
+No ROS install and no GPU needed (ROS 2 from PyPI wheels; CPU). The node fuses with the shipped SSVIF
+model, and segments with the shipped SSVIF segmenter (self-supervised region classes) when installed.
 """
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         out_dir: where ``frames/``, ``contact_sheet.png``, ``summary.json`` and ``summary.md`` go.
         bag: the recording (default: the bundled sample); topics ``/rgb/image`` and ``/thermal/image``.
         device: the node's ``device`` parameter.
-        segmentation_model: a segmentation checkpoint (:mod:`fusion_ros.segmentation`), optional.
+        segmentation_model: a segmentation checkpoint (:mod:`fusion_ros.segmentation`); None: the shipped
+            SSVIF segmenter when it is installed, else no segmentation.
         train_epochs, train_time_budget_s: the node's training parameters.
         domain_id: DDS domain (default: a random one in 1..101).
         timeout_s: give up waiting for frames after this long (per phase).
@@ -135,6 +136,12 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
     params = {'use_sim_time': True, 'device': device, 'train_epochs': int(train_epochs),
               'train_time_budget_s': float(train_time_budget_s),
               'cpu_threads': 1 if (os.cpu_count() or 1) <= 2 else 0}  # no spin-waiting on a 2-core machine
+    if segmentation_model is None:
+        from fusion_ros.shipped import SEGMENTER_DEFAULT, shipped_model_path
+        try:
+            segmentation_model = shipped_model_path(SEGMENTER_DEFAULT)
+        except FileNotFoundError:
+            segmentation_model = None
     if segmentation_model:
         params.update(segmentation_enabled=True, segmentation_model_path=str(segmentation_model))
 

@@ -118,8 +118,8 @@ class FusionNodeConfig(ParamConfig):
                               'pixels (thermal image as published -> RGB image)',
                               constraints='9 finite numbers, invertible')
     # -- fusion
-    fusion_model: str = param('average', "fusion model: a baseline name, 'ssvif' or 'scene' (checkpoints, see "
-                              'fusion_model_path)', choices=None, read_only=True,
+    fusion_model: str = param('ssvif', "fusion model: 'ssvif' (the shipped real-time model), 'scene' or a "
+                              'baseline name (see fusion_model_path)', choices=None, read_only=True,
                               constraints='a baseline (average, max, pca, laplacian, wavelet, guided), ssvif '
                                           'or scene')
     fusion_model_path: str = param('', "checkpoint file of the 'ssvif' or 'scene' fusion model (never downloaded)",
@@ -133,7 +133,8 @@ class FusionNodeConfig(ParamConfig):
     segmentation_enabled: bool = param(False, 'segment the fused image (segmentation/mask, segmentation/overlay)',
                                        read_only=True)
     segmentation_model_path: str = param('', 'segmentation checkpoint (fusion_ros.segmentation format: '
-                                         'segmentation-models-pytorch architecture, encoder, classes, weights)',
+                                         'segmentation-models-pytorch architecture, encoder, classes, weights); '
+                                         "empty: the shipped SSVIF segmenter (self-supervised 'region_NN' classes)",
                                          read_only=True)
     segmentation_overlay_alpha: float = param(0.5, 'weight of the class colours in segmentation/overlay',
                                               range=(0.0, 1.0))
@@ -172,8 +173,7 @@ class FusionNodeConfig(ParamConfig):
             raise ValueError(f"parameter device: {self.device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
         if self.detection_image_size % 32:
             raise ValueError(f'parameter detection_image_size: {self.detection_image_size} is not a multiple of 32')
-        for flag, path in (('segmentation_enabled', 'segmentation_model_path'),
-                           ('detection_enabled', 'detection_model_path'), ('record_enabled', 'record_directory')):
+        for flag, path in (('detection_enabled', 'detection_model_path'), ('record_enabled', 'record_directory')):
             if getattr(self, flag) and not getattr(self, path):
                 raise ValueError(f'parameter {path} is empty but {flag} is true; give a path or disable {flag}')
         self.homography = tuple(float(v) for v in self.homography)

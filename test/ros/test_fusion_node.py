@@ -171,8 +171,8 @@ def test_training_while_output_flows_refuses_concurrent_and_keeps_model_on_failu
     assert wait_for(lambda: h.count() >= before + 4)
 
     reset = h.call(h.reset)
-    assert reset.success and 'average' in reset.message
-    assert h.node.engine.active.model.name == 'average'
+    assert reset.success and 'ssvif' in reset.message  # the shipped default
+    assert h.node.engine.active.model.name == 'ssvif'
 
 
 def test_parameters_validated_when_set(harness):
@@ -198,7 +198,9 @@ def test_start_fails_clearly_on_a_missing_model(ros_context, tmp_path):
         FusionNode(context=ros_context, parameter_overrides=[
             Parameter('fusion_model', value='ssvif'), Parameter('fusion_model_path', value=str(tmp_path / 'x.pt'))])
     with pytest.raises(ValueError, match='segmentation_model_path'):
-        FusionNode(context=ros_context, parameter_overrides=[Parameter('segmentation_enabled', value=True)])
+        FusionNode(context=ros_context, parameter_overrides=[
+            Parameter('segmentation_enabled', value=True),
+            Parameter('segmentation_model_path', value=str(tmp_path / 'seg.pt'))])
 
 
 def test_training_can_be_disabled(harness):
