@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import torch
 
-from fusion_ros.imaging import colorize, image_to_tensor, to_float01
+from fusion_ros.imaging import image_to_tensor, to_float01
 from fusion_ros.metrics.registry import HIGHER_IS_BETTER, METRICS, UNITS
 from fusion_ros.scene import SceneFitConfig
 
@@ -45,7 +45,6 @@ METRIC_GROUPS = {
     'paper004': ('EN', 'MI', 'VIF', 'Qabf', 'SSIM', 'MS-SSIM', 'DeltaE'),
     'all': tuple(METRICS),
 }
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / 'models' / 'ssvif_default.pt'
 
 # --------------------------------------------------------------------------- configuration
 
@@ -61,8 +60,10 @@ class EvalConfig:
     limit: evaluate only the first ``limit`` pairs (in sorted name order); ``None``: all.
     category_by: ``'none'`` (one table) or ``'folder'`` (one table per sub-folder, plus ``all``).
     scene: options of the ``scene`` method (``None``: the default recipe).
-    model_path: SSVIF checkpoint for ``ssvif`` (``None``: the shipped ``models/ssvif_default.pt``).
-    device: device of the SSVIF model (the scene method has its own in ``scene.device``).
+    model_path: SSVIF checkpoint for ``ssvif`` (``None``: the shipped ``models/ssvif_default.pt``, found
+        by ``fusion_ros.shipped``; ``ssvif`` is skipped with a message when there is none).
+    device: device of the SSVIF model (``auto``, ``cpu``, ``cuda:N``; the scene method has its own in
+        ``scene.device``).
     examples: rows (pairs, spread over the set) in ``examples.png``; 0 writes no grid.
     save_fused: also write every fused image under ``<out>/fused/<method>/``.
     progress: show a progress bar (on stderr).
@@ -257,29 +258,19 @@ class FuseMethod:
 
 @dataclass
 class ModelMethod:
-    """A trained SSVIF checkpoint: ``model(rgb (1,3,H,W), thermal (1,1,H,W))['fused']``, loaded once."""
+    """A trained SSVIF checkpoint, run as ``fusion-ros fuse --method ssvif`` runs it.
+
+    ``fusion_ros.methods.fuse_pair('ssvif', ..., model_path=path)``: loaded once per process, the
+    net's luma coloured from the visible image (the project's default SSVIF colour).
+    """
     name: str
     path: Path
     device: str = 'cpu'
-    _model: torch.nn.Module | None = field(default=None, repr=False)
 
     def fuse(self, pair):
-        from fusion_ros.checkpoint import load_model
-        from fusion_ros.device import resolve_device
-        if self._model is None:
-            self.device = str(resolve_device(self.device))
-            self._model, ckpt = load_model(self.path, self.device)
-            if ckpt['model'] != 'ssvif':
-                raise ValueError(f'{self.path}: expected an ssvif checkpoint (forward(rgb, thermal) -> '
-                                 f'fused), got a {ckpt["model"]!r} one; per-scene fits are evaluated with '
-                                 '--methods scene')
-        rgb = image_to_tensor(pair.rgb, self.device)
-        th = image_to_tensor(pair.thermal, self.device)
-        with torch.inference_mode():
-            fused = self._model(rgb, th)['fused'].float()
-            if fused.shape[1] == 1:
-                fused = colorize(rgb, fused.clamp(0, 1))
-        return fused[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy(), {}
+        from fusion_ros.methods import fuse_pair
+        out = fuse_pair('ssvif', pair.rgb, pair.thermal, model_path=self.path, device=self.device)
+        return out.fused, {}
 
 
 @dataclass
@@ -321,6 +312,17 @@ class FolderMethod:
         return np.clip(image, 0, 1).astype(np.float32), {}
 
 
+def _model_path(given: Path | None) -> Path | str:
+    """The SSVIF checkpoint to use (``given`` or the shipped one), or why there is none."""
+    if given is not None:
+        return Path(given) if Path(given).is_file() else f'no model file {given}'
+    from fusion_ros.shipped import shipped_model_path
+    try:
+        return shipped_model_path()
+    except FileNotFoundError as exc:
+        return str(exc)
+
+
 def _baseline_names() -> list[str]:
     from fusion_ros.baselines import BASELINES
     return sorted(BASELINES)
@@ -345,12 +347,12 @@ def build_methods(names: Iterable[str], config: EvalConfig | None = None) -> tup
         elif spec == 'scene' or spec in baselines:
             methods.append(FuseMethod(spec, spec, config.scene if spec == 'scene' else None))
         elif spec == 'ssvif':
-            path = Path(config.model_path) if config.model_path else DEFAULT_MODEL
-            if path.is_file():
+            path = _model_path(config.model_path)
+            if isinstance(path, Path):
                 methods.append(ModelMethod('ssvif', path, config.device))
             else:
-                skipped.append(f'ssvif: no model file {path}; skipped (train one and pass --model PATH, or '
-                               'drop ssvif from --methods)')
+                skipped.append(f'ssvif: {path}; skipped (train one and pass --model PATH, or drop ssvif '
+                               'from --methods)')
         else:
             raise KeyError(f'unknown method {spec!r}; valid: scene, ssvif, baselines, '
                            f'{", ".join(baselines)}, or NAME=DIR for a folder of images fused by another '
@@ -500,15 +502,17 @@ def metric_header(metric: str) -> str:
     return f'{metric} {"↑" if HIGHER_IS_BETTER.get(metric, False) else "↓"}'
 
 
-def markdown_summary(summary: list[dict], metrics: list[str], *, extra: tuple[str, ...] = ('time_s',)) -> str:
-    """Markdown tables, one per category: rows methods, columns ``mean ± std`` per metric; best in bold."""
+def markdown_summary(summary: list[dict], metrics: list[str], *, extra: tuple[str, ...] = ('time_s',),
+                     level: int = 3) -> str:
+    """Markdown tables, one per category (a heading of ``level``): rows methods, columns ``mean ± std``
+    per metric; best mean in bold."""
     lines = []
     cols = [*metrics, *extra]
     for cat in dict.fromkeys(s['category'] for s in summary):
         rows = [s for s in summary if s['category'] == cat]
         n_pairs = max(s['n'] for s in rows)
         titles = [metric_header(c) if c in METRICS else f'{c} ↓' for c in cols]
-        lines += [f'### {cat} ({n_pairs} pairs)', '', '| method | n | ' + ' | '.join(titles) + ' |',
+        lines += [f'{"#" * level} {cat} ({n_pairs} pairs)', '', '| method | n | ' + ' | '.join(titles) + ' |',
                   '|---|---|' + '---|' * len(cols)]
         best = {c: best_of({s['method']: s[f'{c}_mean'] for s in rows}, c) for c in cols}
         for s in rows:
