@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchlib import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SSVIF = REPO / 'models' / 'ssvif_default.pt'
 WARMUP_FRAME_SUFFIX = '_warmup'
@@ -274,15 +276,6 @@ def busy_processes(interval_s: float = 2.0, min_pct: float = 10.0) -> list[tuple
             found.append((pct, pid, cmd))
     return sorted(found, reverse=True)
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _die_with_parent_fn():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from benchlib import append_record, machine
 from fusion_ros.demo import SAMPLES
 from fusion_ros.io import read_pair
 from fusion_ros.methods import fuse_pair
@@ -46,17 +46,6 @@ def timed_fit(rgb, th, config):
         torch.cuda.synchronize()
     return time.perf_counter() - t0, pair_scores(rgb, th, out.fused)['ssim_score']
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f'{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}'
 
 
 def main() -> None:
@@ -103,9 +92,7 @@ def main() -> None:
     ]
     text = '\n'.join(lines)
     print(text)
-    if args.record:
-        with open(args.record, 'a') as f:
-            f.write(text + '\n')
+    append_record(args.record, text)
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchlib import append_record
 from fusion_ros.engine import load_fusion_model, scene_fusion_model
 from fusion_ros.imaging import image_to_tensor
 from fusion_ros.models.ssvif import count_macs
@@ -68,9 +69,7 @@ def main() -> None:
     lines += [f'| {n} | {fps:.1f} | {med:.1f} | {p90:.1f} |' for n, fps, med, p90 in rows]
     text = '\n'.join(lines) + '\n'
     print(text)
-    if args.record:
-        with open(args.record, 'a') as f:
-            f.write('\n' + text)
+    append_record(args.record, text)
 
 
 if __name__ == '__main__':

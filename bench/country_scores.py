@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from benchlib import append_record
 from fusion_ros.io import read_pair
 from fusion_ros.methods import fuse_pair
 from fusion_ros.report import pair_scores
@@ -54,9 +55,7 @@ def main() -> None:
                      f'{np.mean(times[m]):.2f} | {wins} |')
     text = '\n'.join(lines) + '\n'
     print(text)
-    if args.record:
-        with open(args.record, 'a') as f:
-            f.write(text + '\n')
+    append_record(args.record, text)
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchlib import append_record
 from fusion_ros.data import find_sources, plan_split
 from fusion_ros.evaluate import EvalConfig, build_methods, make_pair, run_methods, write_tables
 from fusion_ros.io import read_pair
@@ -50,9 +51,7 @@ def main() -> None:
     paths = write_tables(result, METRICS, args.out, header=header)
     text = paths['summary_md'].read_text()
     print(text)
-    if args.record:
-        with open(args.record, 'a') as f:
-            f.write('\n' + text)
+    append_record(args.record, text)
 
 
 if __name__ == '__main__':

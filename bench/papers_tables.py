@@ -29,7 +29,6 @@ import argparse
 import csv
 import datetime
 import math
-import platform
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import cv2
 import numpy as np
 import torch
 
+from benchlib import append_record, machine
 from fusion_ros.baselines import BASELINES
 from fusion_ros.evaluate import (EvalPair, FuseMethod, build_methods, discover_pairs, fmt, folder_pairs,
                                  make_pair, markdown_summary, resolve_metrics, run_methods, summarize,
@@ -290,17 +290,6 @@ def command_line() -> str:
     return '.venv/bin/python bench/' + Path(sys.argv[0]).name + args
 
 
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'
-    return f'{cpu}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, {gpu}'
 
 # --------------------------------------------------------------------------- parts
 
@@ -500,8 +489,7 @@ def main() -> None:
     (args.out / 'section.md').write_text(text)
     print(text)
     if args.record:
-        with open(args.record, 'a') as fh:
-            fh.write('\n' + text)
+        append_record(args.record, text)
         print(f'appended to {args.record}')
 
 

@@ -184,6 +184,8 @@ def test_run_methods_examples_spread_over_the_set(folder):
 
 def _bench():
     path = Path(__file__).resolve().parents[1] / 'bench' / 'papers_tables.py'
+    if str(path.parent) not in sys.path:  # the script imports its sibling benchlib, as when run directly
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location('papers_tables', path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up while the file runs

@@ -75,9 +75,8 @@ def run(params_file: str | Path | None = None, *, namespace: str = '', remaps: d
         domain_id: ROS domain (default: ``ROS_DOMAIN_ID``).
     """
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
-    from fusion_ros.ros.fusion_node import FusionNode
+    from fusion_ros.ros.fusion_node import FusionNode, spin_nodes
 
     params_file = params_file or default_params_file()
     node_args = ros_arguments(params_file, remaps, params)
@@ -92,15 +91,7 @@ def run(params_file: str | Path | None = None, *, namespace: str = '', remaps: d
             return 1
         if play:
             nodes.append(_player_for(nodes[0], context, play, play_loop))
-        executor = MultiThreadedExecutor(num_threads=4, context=context)
-        for node in nodes:
-            executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            executor.shutdown()
+        spin_nodes(nodes, context)
         return 0
     finally:
         for node in reversed(nodes):

@@ -3,17 +3,7 @@
 The pixel decoding and encoding is ROS-free and lives in :mod:`fusion_ros.encodings` (shared with
 the bag tools, :mod:`fusion_ros.bags`); this module adds the rclpy message classes and headers.
 
-Arrays follow :mod:`fusion_ros.imaging`: ``(H, W)`` or ``(H, W, C)``, colour in RGB(A) order, and
-they own their memory (never a view of the message's buffer).
-
-Supported ``Image`` encodings (read): ``rgb8``, ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``,
-``mono16``, ``16UC1``, ``32FC1``, ``8UC1`` and ``8UC3`` (taken as BGR, as cv_bridge does).
-Rows may be padded (``step`` larger than ``width * bytes per pixel``) and 16/32-bit data may be
-big-endian (``is_bigendian``). Written: ``rgb8``, ``mono8``, ``mono16``, ``32FC1``.
-
-``CompressedImage`` (image_transport's ``compressed`` plugin: ``format`` like ``'jpeg'``,
-``'png'``, ``'rgb8; jpeg compressed bgr8'``, ``'mono16; png compressed mono16'``) is decoded with
-OpenCV; ``compressedDepth`` PNG of ``16UC1``/``mono16`` images is read too.
+Encodings, array conventions and the ``CompressedImage`` formats read: see :mod:`fusion_ros.encodings`.
 """
 from __future__ import annotations
 

@@ -306,16 +306,24 @@ def _carry_counters(old: StampPairer, new: StampPairer) -> StampPairer:
     return new
 
 
-def spin(node: Node, executor=None) -> None:
-    """Spin ``node`` on a multi-threaded executor until Ctrl-C or shutdown; then clean up."""
-    executor = executor or MultiThreadedExecutor(num_threads=4, context=node.context)
-    executor.add_node(node)
+def spin_nodes(nodes: list[Node], context) -> None:
+    """Spin ``nodes`` on one multi-threaded executor until Ctrl-C or shutdown (the nodes stay alive)."""
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    for node in nodes:
+        executor.add_node(node)
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         executor.shutdown()
+
+
+def spin(node: Node) -> None:
+    """Spin ``node`` until Ctrl-C or shutdown; then destroy it."""
+    try:
+        spin_nodes([node], node.context)
+    finally:
         node.destroy_node()
 
 
