@@ -131,6 +131,7 @@ class SceneFit:
     train_s: float
     total_s: float
     device: str
+    align_rejected: bool = False  # the STN's transform was implausible or no better than identity: identity used
 
 
 MIN_SIZE = 16  # smallest RGB side fit_scene accepts (the net's reflect padding and the SSIM window need room)
@@ -174,6 +175,21 @@ def _align_phase(model: SceneFusionModel, th_w, gray_w, config: SceneFitConfig, 
     cfg = LoopConfig(max_epochs=config.align_epochs, time_budget_s=budget, progress=progress, desc='align')
     return train_loop(objective, optimizer, lambda epoch: (None,), cfg,
                       scheduler=_cosine(optimizer, config.align_epochs))
+
+
+def plausible_alignment(theta: torch.Tensor, scale_range: tuple[float, float] = (0.5, 2.0)) -> bool:
+    """Whether an affine ``thermal_from_rgb (1, 2, 3)`` is a believable camera-to-camera transform:
+    finite, with both singular values of its linear part in ``scale_range`` (no collapse, no mirror)."""
+    a = theta[0, :, :2].double()
+    if not torch.isfinite(theta).all() or torch.linalg.det(a) <= 0:
+        return False
+    sv = torch.linalg.svdvals(a)
+    return bool(scale_range[0] <= sv.min() and sv.max() <= scale_range[1])
+
+
+def _alignment_similarity(theta: torch.Tensor, th_w, gray_w, config: SceneFitConfig, sigmas) -> float:
+    registered, valid = warp_affine(th_w, theta, tuple(gray_w.shape[-2:]), padding_mode='border')
+    return float(ALIGN_LOSSES[config.align_loss](registered, gray_w, valid, sigmas).mean())
 
 
 def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: bool = False) -> SceneFit:
@@ -226,10 +242,17 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     align_loop = None
     joint_stn = model.stn is not None and config.align_epochs == 0
     fixed_theta = None
+    align_rejected = False
     if model.stn is not None and not joint_stn:
         align_loop = _align_phase(model, th_w, gray_w, config, sigmas, remaining(), progress)
         with torch.no_grad():
             fixed_theta = model.stn.theta(th_w, gray_w)
+            identity = identity_theta(1, th_w.device)
+            # Keep the identity unless the learned transform is believable and matches edges better.
+            if not plausible_alignment(fixed_theta) or (
+                    _alignment_similarity(fixed_theta, th_w, gray_w, config, sigmas)
+                    >= _alignment_similarity(identity, th_w, gray_w, config, sigmas)):
+                fixed_theta, align_rejected = identity, True
 
     if config.crop_size is None:
         sources = (th_w, gray_w)
@@ -293,5 +316,6 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     return SceneFit(fused=tensor_to_image(fused), gray_fused=tensor_to_image(out['fused']),
                     thermal_registered=tensor_to_image(out['thermal_registered']),
                     thermal_from_rgb=theta[0].numpy(), rgb_from_thermal=rgb_from_thermal, model=model,
-                    loop=loop, align_loop=align_loop, kept_start=kept_start, train_s=train_s,
+                    loop=loop, align_loop=align_loop, kept_start=kept_start, align_rejected=align_rejected,
+                    train_s=train_s,
                     total_s=time.perf_counter() - t_start, device=str(device))

@@ -246,3 +246,32 @@ def test_bad_device_is_refused_before_any_work(make_pair):
     rgb, thermal = make_pair(24, 32)
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"):
         fit_scene(rgb, thermal, SceneFitConfig(device='tpu'))
+
+
+def test_plausible_alignment_accepts_small_motions_and_refuses_collapse_and_mirror():
+    from fusion_ros.align import identity_theta
+    from fusion_ros.scene import plausible_alignment
+    theta = identity_theta(1)
+    assert plausible_alignment(theta)
+    small = theta.clone()
+    small[0, 0, 1], small[0, 0, 2] = 0.05, 0.1
+    assert plausible_alignment(small)
+    for bad in ([[0.1, 0, 0], [0, 0.1, 0]], [[-1, 0, 0], [0, 1, 0]], [[5, 0, 0], [0, 5, 0]],
+                [[float('nan'), 0, 0], [0, 1, 0]]):
+        assert not plausible_alignment(torch.tensor([bad]))
+
+
+def test_an_alignment_no_better_than_identity_is_rejected(monkeypatch):
+    import fusion_ros.scene as scene_mod
+    from fusion_ros.models.scene import SceneModelConfig
+    rng = np.random.default_rng(1)
+    rgb = np.repeat(rng.random((48, 64, 1), dtype=np.float32), 3, axis=2)
+    thermal = rgb[..., 0].copy()
+    # Pretend every learned transform scores worse than identity: the fit must fall back to identity.
+    real = scene_mod._alignment_similarity
+    monkeypatch.setattr(scene_mod, '_alignment_similarity',
+                        lambda theta, *a: real(theta, *a) + (0.0 if torch.equal(theta, scene_mod.identity_theta(1)) else 1.0))
+    fit = scene_mod.fit_scene(rgb, thermal, scene_mod.SceneFitConfig(model=SceneModelConfig(stn=True), epochs=2,
+                                                                     align_epochs=5, device='cpu'))
+    assert fit.align_rejected
+    np.testing.assert_allclose(fit.thermal_from_rgb, [[1, 0, 0], [0, 1, 0]], atol=1e-6)
