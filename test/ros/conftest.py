@@ -5,9 +5,9 @@ RMW_IMPLEMENTATION defaults to rmw_fastrtps_cpp). Tests use a random ROS_DOMAIN_
 (passed to ``rclpy.init``, the environment is left alone) and unique topic names, so tests run
 at the same time on one machine, or a robot on the network, do not see each other.
 """
+import functools
 import os
 import random
-import time
 import uuid
 
 import pytest
@@ -53,11 +53,5 @@ def unique_topic():
 @pytest.fixture
 def wait_until():
     """``wait_until(predicate, timeout_s=5.0)``: poll until true; returns the last value."""
-    def wait(predicate, timeout_s=5.0, period_s=0.02):
-        deadline = time.monotonic() + timeout_s
-        value = predicate()
-        while not value and time.monotonic() < deadline:
-            time.sleep(period_s)
-            value = predicate()
-        return value
-    return wait
+    from node_harness import wait_for  # imports message types: only once a test needs ROS
+    return functools.partial(wait_for, timeout_s=5.0, period_s=0.02)
