@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from benchlib import append_record, machine
-from fusion_ros.baselines import BASELINES
+from fusion_ros import registry
 from fusion_ros.evaluate import (EvalPair, FuseMethod, build_methods, discover_pairs, fmt, folder_pairs,
                                  make_pair, markdown_summary, resolve_metrics, run_methods, summarize,
                                  write_tables)
@@ -49,7 +49,7 @@ from fusion_ros.models.scene import SceneModelConfig
 from fusion_ros.scene import SceneFitConfig, fit_scene
 
 DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
-BASELINE_ORDER = ['average', 'max', 'pca', 'laplacian', 'wavelet', 'guided']
+BASELINE_ORDER = registry.names('baseline')  # average, max, pca, laplacian, wavelet, guided
 P000 = ['SSIM_score', 'Corr_score', 'Canny_score']
 P000_TITLES = {'SSIM_score': 'Table 2: SSIM score', 'Corr_score': 'Table 3: correlation score',
                'Canny_score': 'Table 4: Canny edge preservation'}
@@ -201,7 +201,7 @@ class OwnBaseline:
         rgb = image_to_tensor(pair.rgb)
         th = image_to_tensor(np.ascontiguousarray(fit.thermal_registered[y0:y1, x0:x1]))
         with torch.inference_mode():
-            return tensor_to_image(BASELINES[self.name](rgb, th)), {}
+            return tensor_to_image(registry.get(self.name).build().fuse(rgb, th)), {}
 
 # --------------------------------------------------------------------------- tables
 

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from fusion_ros import registry
 from fusion_ros.align import warp_affine
 from fusion_ros.device import resolve_device
 from fusion_ros.imaging import ImageError, colorize, image_to_tensor, resize_to, rgb_to_gray, tensor_to_image
@@ -42,7 +43,6 @@ from fusion_ros.scene import SceneFitConfig, fit_scene
 
 ALIGN_MODES = ('none', 'fixed', 'stn')
 IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-CHECKPOINT_MODELS = ('ssvif', 'scene')
 QUALITY_KEY = 'ssim_score'  # the score a new per-scene model must not lower to be swapped in
 
 FuseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -57,9 +57,8 @@ class TrainingBusyError(RuntimeError):
 
 
 def fusion_model_names() -> list[str]:
-    """Names :func:`load_fusion_model` accepts: the baselines, ``'ssvif'`` and ``'scene'`` (checkpoints)."""
-    from fusion_ros.baselines import BASELINES
-    return sorted(BASELINES) + list(CHECKPOINT_MODELS)
+    """Names :func:`load_fusion_model` accepts: every method of :mod:`fusion_ros.registry`."""
+    return registry.names()
 
 
 # --------------------------------------------------------------------------- alignment
@@ -165,47 +164,23 @@ def scene_fusion_model(net: torch.nn.Module, thermal_from_rgb: np.ndarray | None
 
 
 def load_fusion_model(name: str, path: str | Path | None = None, device='cpu') -> FusionModel:
-    """Build the fusion model called ``name`` (see :func:`fusion_model_names`).
+    """Build the fusion model called ``name`` (see :func:`fusion_model_names`): ``registry.get(name).build``.
 
-    Baselines need no file. ``'ssvif'`` and ``'scene'`` load a fusion_ros checkpoint from ``path``
-    (``'ssvif'`` without a path: the shipped default, see :mod:`fusion_ros.shipped`)
-    (weights only, see :mod:`fusion_ros.checkpoint`); a ``'scene'`` checkpoint's
+    Baselines need no file. Checkpoint methods (``'ssvif'``) and ``'scene'`` load a fusion_ros checkpoint
+    from ``path`` (``'ssvif'`` without a path: the shipped default, see :mod:`fusion_ros.shipped`)
+    (weights only, see :mod:`fusion_ros.checkpoint`) whose stored model is one the method accepts
+    (``'ssvif'``: ``'ssvif'`` or ``'ssvif_blend'``); a ``'scene'`` checkpoint's
     ``meta['thermal_from_rgb']`` becomes the model's transform.
 
     Raises:
         FusionModelError: unknown name, no path or a missing file, or a checkpoint of another model.
     """
-    from fusion_ros.baselines import BASELINES
-    from fusion_ros.checkpoint import CheckpointError, load_model
-
-    device = resolve_device(str(device))
-    if name in BASELINES:
-        return FusionModel(name, BASELINES[name], 'baseline')
-    if name not in CHECKPOINT_MODELS:
-        raise FusionModelError(f'unknown fusion model {name!r}; valid: {", ".join(fusion_model_names())}')
-    if not path and name == 'ssvif':
-        from fusion_ros.shipped import shipped_model_path
-        try:
-            path = shipped_model_path()
-        except FileNotFoundError as exc:
-            raise FusionModelError(f"fusion model 'ssvif' with no path: {exc}") from exc
-    if not path:
-        raise FusionModelError(f'fusion model {name!r} needs a checkpoint file path; none was given')
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FusionModelError(f'fusion model {name!r}: checkpoint {path} does not exist')
     try:
-        net, ckpt = load_model(path, device)
-    except (CheckpointError, KeyError) as exc:
-        raise FusionModelError(f'fusion model {name!r}: {exc}') from exc
-    if ckpt['model'] != name:
-        raise FusionModelError(f'{path} holds a {ckpt["model"]!r} model, not {name!r}; set the model name to '
-                               f'{ckpt["model"]!r} or give a {name!r} checkpoint')
-    if name == 'ssvif':
-        return FusionModel(name, _SSVIFFuse(net), str(path))
-    theta = ckpt.get('meta', {}).get('thermal_from_rgb')
-    return FusionModel(name, _SceneFuse(net.fusion), str(path),
-                       None if theta is None else np.asarray(theta, np.float32).reshape(2, 3))
+        method = registry.get(name)
+    except KeyError:
+        raise FusionModelError(f'unknown fusion model {name!r}; '
+                               f'valid: {", ".join(fusion_model_names())}') from None
+    return method.build(path, device)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ reads back). The pieces (:func:`folder_pairs`, :func:`build_methods`, :func:`run
 :func:`summarize`, :func:`write_tables`) are public so that benchmark scripts can run their own
 protocols (see ``bench/papers_tables.py``).
 
-Methods are named as on the command line: ``scene`` (per-scene training, paper 000), the baselines
-(``average``, ``max``, ``pca``, ``laplacian``, ``wavelet``, ``guided``), ``ssvif`` (the shipped or a
-given SSVIF checkpoint) and ``NAME=DIR`` for a folder of images fused by another tool.
+Methods are named as on the command line, by the names of :mod:`fusion_ros.registry`: ``scene``
+(per-scene training, paper 000), the baselines (``average``, ``max``, ``pca``, ``laplacian``, ``wavelet``,
+``guided``; ``baselines`` for all of them), ``ssvif`` (the shipped or a given SSVIF checkpoint), and
+``NAME=DIR`` for a folder of images fused by another tool.
 
 Every method is scored against the pair's thermal image as given (resampled onto the RGB grid), so
 evaluate registered pairs; ``bench/papers_tables.py`` shows protocols for unregistered ones (align
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 import torch
 
+from fusion_ros import registry
 from fusion_ros.imaging import image_to_tensor, to_float01
 from fusion_ros.metrics.registry import HIGHER_IS_BETTER, METRICS, UNITS
 from fusion_ros.scene import SceneFitConfig
@@ -60,9 +62,10 @@ class EvalConfig:
     limit: evaluate only the first ``limit`` pairs (in sorted name order); ``None``: all.
     category_by: ``'none'`` (one table) or ``'folder'`` (one table per sub-folder, plus ``all``).
     scene: options of the ``scene`` method (``None``: the default recipe).
-    model_path: SSVIF checkpoint for ``ssvif`` (``None``: the shipped ``models/ssvif_default.pt``, found
-        by ``fusion_ros.shipped``; ``ssvif`` is skipped with a message when there is none).
-    device: device of the SSVIF model (``auto``, ``cpu``, ``cuda:N``; the scene method has its own in
+    model_path: checkpoint for the checkpoint methods, ``ssvif`` (``None``: the method's shipped file,
+        ``models/ssvif_default.pt``, found by ``fusion_ros.shipped``; the method is skipped with a message
+        when there is none).
+    device: device of the checkpoint methods (``auto``, ``cpu``, ``cuda:N``; the scene method has its own in
         ``scene.device``).
     examples: rows (pairs, spread over the set) in ``examples.png``; 0 writes no grid.
     save_fused: also write every fused image under ``<out>/fused/<method>/``.
@@ -244,7 +247,7 @@ class Method(Protocol):
 
 @dataclass
 class FuseMethod:
-    """A method of ``fusion_ros.methods.fuse_pair`` (``scene`` or a baseline)."""
+    """A method of ``fusion_ros.methods.fuse_pair`` (``scene`` or a baseline), shown as ``name``."""
     name: str
     method: str
     scene_config: SceneFitConfig | None = None
@@ -258,18 +261,20 @@ class FuseMethod:
 
 @dataclass
 class ModelMethod:
-    """A trained SSVIF checkpoint, run as ``fusion-ros fuse --method ssvif`` runs it.
+    """A trained checkpoint of a checkpoint method (``method``, default ``ssvif``), run as
+    ``fusion-ros fuse --method ssvif`` runs it.
 
-    ``fusion_ros.methods.fuse_pair('ssvif', ..., model_path=path)``: loaded once per process, the
-    net's luma coloured from the visible image (the project's default SSVIF colour).
+    ``fusion_ros.methods.fuse_pair(method, ..., model_path=path)``: loaded once per process (for
+    ``ssvif``: the net's luma coloured from the visible image, the project's default SSVIF colour).
     """
     name: str
     path: Path
     device: str = 'cpu'
+    method: str = 'ssvif'
 
     def fuse(self, pair):
         from fusion_ros.methods import fuse_pair
-        out = fuse_pair('ssvif', pair.rgb, pair.thermal, model_path=self.path, device=self.device)
+        out = fuse_pair(self.method, pair.rgb, pair.thermal, model_path=self.path, device=self.device)
         return out.fused, {}
 
 
@@ -312,30 +317,26 @@ class FolderMethod:
         return np.clip(image, 0, 1).astype(np.float32), {}
 
 
-def _model_path(given: Path | None) -> Path | str:
-    """The SSVIF checkpoint to use (``given`` or the shipped one), or why there is none."""
+def _model_path(given: Path | None, method: str = 'ssvif') -> Path | str:
+    """The checkpoint of checkpoint method ``method`` (``given`` or its shipped one), or why there is none."""
     if given is not None:
         return Path(given) if Path(given).is_file() else f'no model file {given}'
-    from fusion_ros.shipped import shipped_model_path
     try:
-        return shipped_model_path()
+        path = registry.get(method).default_path()
     except FileNotFoundError as exc:
         return str(exc)
-
-
-def _baseline_names() -> list[str]:
-    from fusion_ros.baselines import BASELINES
-    return sorted(BASELINES)
+    return path if path is not None else f'no --model given and {method!r} ships none'
 
 
 def build_methods(names: Iterable[str], config: EvalConfig | None = None) -> tuple[list[Method], list[str]]:
     """Method objects for ``names``; returns ``(methods, skipped)`` with one message per skipped method.
 
-    ``ssvif`` is skipped (not an error) when its checkpoint file does not exist: the shipped model is
-    optional. Unknown names raise ``KeyError`` listing the valid ones.
+    Names are those of :mod:`fusion_ros.registry`, ``baselines`` (every baseline) and ``NAME=DIR``. A
+    checkpoint method (``ssvif``) is skipped (not an error) when its checkpoint file does not exist: the
+    shipped model is optional. Unknown names raise ``KeyError`` listing the valid ones.
     """
     config = config or EvalConfig()
-    baselines = _baseline_names()
+    baselines = registry.names('baseline')
     methods: list[Method] = []
     skipped: list[str] = []
     for spec in names:
@@ -344,18 +345,20 @@ def build_methods(names: Iterable[str], config: EvalConfig | None = None) -> tup
             methods.append(FolderMethod(label.strip() or Path(folder).name, Path(folder)))
         elif spec == 'baselines':
             methods += [FuseMethod(b, b) for b in baselines]
-        elif spec == 'scene' or spec in baselines:
-            methods.append(FuseMethod(spec, spec, config.scene if spec == 'scene' else None))
-        elif spec == 'ssvif':
-            path = _model_path(config.model_path)
-            if isinstance(path, Path):
-                methods.append(ModelMethod('ssvif', path, config.device))
+        elif spec in registry.names():
+            kind = registry.get(spec).kind
+            if kind == 'checkpoint':
+                path = _model_path(config.model_path, spec)
+                if isinstance(path, Path):
+                    methods.append(ModelMethod(spec, path, config.device, spec))
+                else:
+                    skipped.append(f'{spec}: {path}; skipped (train one and pass --model PATH, or drop '
+                                   f'{spec} from --methods)')
             else:
-                skipped.append(f'ssvif: {path}; skipped (train one and pass --model PATH, or drop ssvif '
-                               'from --methods)')
+                methods.append(FuseMethod(spec, spec, config.scene if kind == 'scene' else None))
         else:
-            raise KeyError(f'unknown method {spec!r}; valid: scene, ssvif, baselines, '
-                           f'{", ".join(baselines)}, or NAME=DIR for a folder of images fused by another '
+            raise KeyError(f'unknown method {spec!r}; valid: {", ".join(registry.names())}, baselines (all '
+                           f'of {", ".join(baselines)}), or NAME=DIR for a folder of images fused by another '
                            'tool')
     seen = set()
     for m in methods:

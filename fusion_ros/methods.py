@@ -1,7 +1,8 @@
 """Every fusion method behind one call: ``fuse_pair(method, rgb, thermal, options)``.
 
-``--method`` on the command line and the evaluation harness both go through :data:`METHOD_NAMES`.
-A method takes a visible image and a thermal image on the RGB grid and returns a colour fusion.
+``--method`` on the command line and the evaluation harness both go through it; the names are those of
+:mod:`fusion_ros.registry`. A method takes a visible image and a thermal image on the RGB grid and returns a
+colour fusion.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fusion_ros import registry
 from fusion_ros.device import resolve_device
 from fusion_ros.imaging import as_image_tensor, check_pair, resize_to, tensor_to_image
 from fusion_ros.scene import SceneFit, SceneFitConfig, fit_scene
@@ -26,21 +28,15 @@ class FusionOutput:
     scene: SceneFit | None = None
 
 
-def _baselines() -> dict:
-    from fusion_ros.baselines import BASELINES
-    return BASELINES
-
-
 def method_names() -> list[str]:
-    """All names ``--method`` accepts."""
-    return ['ssvif', 'scene', *sorted(_baselines())]
+    """All names ``--method`` accepts: every method of :mod:`fusion_ros.registry`."""
+    return registry.names()
 
 
 @functools.lru_cache(maxsize=4)
-def _checkpoint_model(name: str, path: str | None, device: str):
+def _checkpoint_model(method: registry.FusionMethod, path: str | None, device: str):
     """Load a checkpoint fusion model once per process (``path`` None: the shipped default)."""
-    from fusion_ros.engine import load_fusion_model
-    return load_fusion_model(name, path, device)
+    return method.build(path, device)
 
 
 def _pair_tensors(rgb: np.ndarray, thermal: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,31 +51,30 @@ def fuse_pair(method: str, rgb: np.ndarray, thermal: np.ndarray, *, scene_config
     """Fuse one pair with ``method``.
 
     Args:
-        method: one of :func:`method_names`.
+        method: one of :func:`method_names` (``KeyError`` listing them otherwise).
         rgb: ``(H, W, 3)`` float32 in [0, 1].
         thermal: ``(h, w)`` float32 in [0, 1], any resolution (resampled onto the RGB grid).
         scene_config: options of the ``scene`` method (paper 000).
-        model_path: checkpoint of the ``ssvif`` method (None: the shipped ``models/ssvif_default.pt``).
-        device: torch device of the ``ssvif`` method.
+        model_path: checkpoint of a checkpoint method such as ``ssvif`` (None: its shipped file,
+            ``models/ssvif_default.pt``).
+        device: torch device of a checkpoint method.
     """
-    if method == 'scene':
+    entry = registry.get(method)
+    if entry.kind == 'scene':
         fit = fit_scene(rgb, thermal, scene_config, progress=progress)
         info = {'train_s': fit.train_s, 'total_s': fit.total_s, 'epochs': fit.loop.epochs,
                 'stopped': fit.loop.stopped, 'device': fit.device, 'rgb_from_thermal': fit.rgb_from_thermal}
         return FusionOutput(fit.fused, info, fit)
-    if method == 'ssvif':
+    if entry.kind == 'checkpoint':
         dev = resolve_device(device)
-        model = _checkpoint_model('ssvif', None if model_path is None else str(model_path), str(dev))
+        model = _checkpoint_model(entry, None if model_path is None else str(model_path), str(dev))
         rgb_t, th_t = _pair_tensors(rgb, thermal)
         t0 = time.perf_counter()
         with torch.inference_mode():
             fused = model.fuse(rgb_t.to(dev), th_t.to(dev))
         return FusionOutput(tensor_to_image(fused), {'total_s': time.perf_counter() - t0, 'device': str(dev),
                                                      'model': model.source})
-    baselines = _baselines()
-    if method not in baselines:
-        raise KeyError(f'unknown fusion method {method!r}; valid: {", ".join(method_names())}')
     rgb_t, th_t = _pair_tensors(rgb, thermal)
     with torch.inference_mode():
-        fused = baselines[method](rgb_t, th_t)
+        fused = entry.fuse(rgb_t, th_t)
     return FusionOutput(tensor_to_image(fused))

@@ -6,6 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from fusion_ros import registry
 from fusion_ros.commands.scene_options import add_scene_options, scene_config_from_args
 
 
@@ -26,8 +27,8 @@ def register(sub) -> None:
     ev.add_argument('--out', type=Path, default=Path('out/evaluate'),
                     help='folder for the tables and the grid')
     ev.add_argument('--methods', '--method', dest='methods', type=_csv_list, default=['baselines', 'scene', 'ssvif'],
-                    help="comma-separated: 'scene', 'ssvif', 'baselines' (all of them) or one of average, "
-                         "max, pca, laplacian, wavelet, guided (default: baselines,scene,ssvif)")
+                    help=f"comma-separated names of fusion_ros.registry ({', '.join(registry.names())}) or "
+                         "'baselines' (all of them) (default: baselines,scene,ssvif)")
     ev.add_argument('--fused', action='append', default=[], metavar='NAME=DIR',
                     help='also score images fused by another tool: DIR/<pair name>.png (or DIR/<stem>.png); '
                          'repeatable')

@@ -4,15 +4,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fusion_ros import registry
 from fusion_ros.commands.scene_options import add_scene_options, scene_config_from_args
 
 
 def register(sub) -> None:
     fuse = sub.add_parser('fuse', help='fuse one RGB + thermal/NIR pair of image files')
     fuse.add_argument('--method', default='ssvif',
-                      help="fusion method: 'ssvif' (the shipped real-time model, paper 004), 'scene' (per-scene "
-                           "training, paper 000) or a baseline "
-                           "(average, max, pca, laplacian, wavelet, guided)")
+                      help=f"fusion method, a name of fusion_ros.registry ({', '.join(registry.names())}); "
+                           "default 'ssvif', the shipped real-time model (paper 004)")
     fuse.add_argument('--rgb', required=True, type=Path, help='visible image file (colour or mono)')
     fuse.add_argument('--ir', '--thermal', dest='ir', required=True, type=Path,
                       help='thermal/NIR image file (8/16-bit or float TIFF; any resolution)')

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
+from fusion_ros import registry
 from fusion_ros.pairing import PairingConfig
 
 TRANSPORTS = ('raw', 'compressed')
@@ -61,8 +62,7 @@ def param(default: Any, description: str, **spec) -> Any:
 
 
 def _fusion_models() -> tuple[str, ...]:
-    from fusion_ros.engine import fusion_model_names
-    return tuple(fusion_model_names())
+    return tuple(registry.names())  # looked up when validating: methods registered later count too
 
 
 class ParamConfig:
@@ -120,8 +120,8 @@ class FusionNodeConfig(ParamConfig):
     # -- fusion
     fusion_model: str = param('ssvif', "fusion model: 'ssvif' (the shipped real-time model), 'scene' or a "
                               'baseline name (see fusion_model_path)', choices=None, read_only=True,
-                              constraints='a baseline (average, max, pca, laplacian, wavelet, guided), ssvif '
-                                          'or scene')
+                              constraints='a fusion method of fusion_ros.registry '
+                                          f'({", ".join(registry.names())})')
     fusion_model_path: str = param('', "checkpoint file of the 'ssvif' or 'scene' fusion model (never downloaded)",
                                    read_only=True)
     device: str = param('auto', "torch device: 'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'", read_only=True,
