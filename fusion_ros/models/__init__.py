@@ -5,6 +5,7 @@ from dataclasses import asdict, is_dataclass
 
 from torch import nn
 
+from fusion_ros.models.blend import BlendFusionNet, BlendModelConfig
 from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet
 from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
 from fusion_ros.models.ssvif import SSVIFFusionNet, SSVIFModelConfig
@@ -14,6 +15,7 @@ MODELS = {
     'scene': (SceneModelConfig, SceneFusionModel),
     'compact': (CompactFusionConfig, CompactFusionNet),
     'ssvif': (SSVIFModelConfig, SSVIFFusionNet),
+    'ssvif_blend': (BlendModelConfig, BlendFusionNet),
 }
 
 
@@ -45,5 +47,5 @@ def _lookup(name: str):
         raise KeyError(f'unknown model {name!r}; valid names: {", ".join(sorted(MODELS))}') from None
 
 
-__all__ = ['MODELS', 'build_model', 'config_from_dict', 'config_to_dict', 'CompactFusionConfig',
+__all__ = ['BlendFusionNet', 'BlendModelConfig', 'MODELS', 'build_model', 'config_from_dict', 'config_to_dict', 'CompactFusionConfig',
            'CompactFusionNet', 'SceneFusionModel', 'SceneModelConfig']
