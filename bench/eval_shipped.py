@@ -45,9 +45,11 @@ def main() -> None:
     result = run_methods(eval_pairs(), methods, METRICS, total=len(split.val_pairs))
     header = (f'### Shipped SSVIF model on its validation split ({len(split.val_pairs)} pairs)\n\n'
               f'Command: `.venv/bin/python bench/eval_shipped.py`. Split: {split.description}. '
-              f'Pairs at most {args.max_size} px on the long side. MI in nats (sum over both sources), '
-              'VIF and SSIM summed over both sources, Delta-E = mean CIEDE2000 between visible and fused RGB '
-              '(lower is better), SSIM_score = paper 000 (mean over both sources).\n\n')
+              f'Pairs at most {args.max_size} px on the long side. Scored as CDDFuse\'s evaluator does '
+              '(8-bit images, rounded OpenCV gray; README, Metric conventions): MI in nats (sum over both '
+              'sources), VIF and SSIM (skimage\'s) summed over both sources, Delta-E = mean CIEDE2000 '
+              'between visible and fused RGB (lower is better), SSIM_score = paper 000 (mean over both '
+              'sources, on the unquantised luma).\n\n')
     paths = write_tables(result, METRICS, args.out, header=header)
     text = paths['summary_md'].read_text()
     print(text)

@@ -357,8 +357,9 @@ PAPER_PROTOCOL = """`scene (paper recipe)`: random init, 300 full-size epochs, c
 
 P004_PROTOCOL = """Full-size images (RoadScene 351-622 x 161-459, TNO up to 768x576), one table per data set;
 paper 004 reports these metrics on FMB and MSRS, which the project does not have. Definitions:
-`fusion_ros.metrics` (MI in nats; SSIM and MS-SSIM are sums over both sources; Delta-E is CIEDE2000
-against the visible image, lower is better)."""
+`fusion_ros.metrics`, scored as CDDFuse's evaluator does (8-bit images, rounded OpenCV gray; README,
+Metric conventions): MI in nats; SSIM (skimage's) and MS-SSIM are sums over both sources; Delta-E is
+CIEDE2000 against the visible image, lower is better."""
 
 
 def corner_table(rows: list[dict]) -> list[str]:

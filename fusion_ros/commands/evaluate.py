@@ -36,8 +36,9 @@ def register(sub) -> None:
                     help='SSVIF checkpoint for --methods ssvif (default: the shipped '
                          'models/ssvif_default.pt; skipped with a message when missing)')
     ev.add_argument('--metrics', type=_csv_list, default=['all'],
-                    help='comma-separated metric names (EN, SD, SF, AG, MI, VIF, Qabf, SSIM, MS-SSIM, SCD, '
-                         "DeltaE, SSIM_score, Corr_score, Canny_score) or groups 'paper000', 'paper004', "
+                    help='comma-separated metric names (EN, SD, SF, AG, MI, VIF, Qabf, SSIM, SSIM_gauss, '
+                         'MS-SSIM, SCD, DeltaE, SSIM_score, Corr_score, Canny_score; scored as the published '
+                         "tables do, see README 'Metric conventions') or groups 'paper000', 'paper004', "
                          "'all' (default)")
     ev.add_argument('--max-size', type=int, metavar='PX',
                     help='downscale pairs so the longest side is at most PX (faster; scores then describe '

@@ -1,9 +1,14 @@
 """Structural fusion metrics: SSIM and MS-SSIM summed over both sources, and SCD.
 
-All take ``a`` (thermal), ``b`` (visible luma) and ``f`` (fused luma), ``(B, 1, H, W)`` float in [0, 1],
-and return ``(B,)`` float32; higher is better. The sums follow VIFB's ``metricsSsim.m`` and the
-SeAFusion-family ``Metric.py`` (``SSIM(A, F) + SSIM(B, F)``, so a perfect score is 2, not 1); paper
-000's ``ssim_score`` is the 0.5/0.5 average of the same two terms.
+The sums take ``a`` (thermal), ``b`` (visible luma) and ``f`` (fused luma), ``(B, 1, H, W)`` float in
+[0, 1] (:func:`ssim_uniform_sum`: in 8-bit grey levels), and return ``(B,)`` float32; higher is better.
+They follow VIFB's ``metricsSsim.m``, CDDFuse's ``Evaluator.SSIM`` and the SeAFusion-family
+``Metric.py`` (``SSIM(A, F) + SSIM(B, F)``, so a perfect score is 2, not 1); paper 000's
+``ssim_score`` is the 0.5/0.5 average of the same two terms.
+
+Two SSIMs: :func:`ssim_uniform` is scikit-image's ``structural_similarity`` (7x7 uniform window, sample
+covariance), which CDDFuse's evaluator calls, and so the registry's ``'SSIM'``; :func:`ssim_sum` is the
+reference Gaussian 11x11 SSIM (the registry's ``'SSIM_gauss'``).
 """
 from __future__ import annotations
 
@@ -20,10 +25,83 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def ssim_sum(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """SSIM: ``SSIM(a, f) + SSIM(b, f)``, reference SSIM (Gaussian 11x11, sigma 1.5, L = 1 on [0, 1],
-    i.e. L = 255 on 8-bit data; mean over the 'valid' window positions). Range [-2, 2]."""
+    """SSIM_gauss: ``SSIM(a, f) + SSIM(b, f)``, reference SSIM (Gaussian 11x11, sigma 1.5, L = 1 on [0, 1],
+    i.e. L = 255 on 8-bit data; mean over the 'valid' window positions). Range [-2, 2].
+
+    Not what the published tables call SSIM (that is :func:`ssim_uniform_sum`)."""
     check_gray(a, b, f)
     return (ssim(a, f) + ssim(b, f)).float()
+
+
+# CDDFuse's evaluator calls skimage's SSIM on float images without data_range: skimage then takes the
+# float dtype's range, [-1, 1], so data_range = 2 while the images hold 0..255 grey levels.
+CDDFUSE_SSIM_DATA_RANGE = 2.0
+
+
+def ssim_uniform(x: torch.Tensor, y: torch.Tensor, *, win: int = 7, data_range: float,
+                 k1: float = 0.01, k2: float = 0.03, sample_covariance: bool = True) -> torch.Tensor:
+    """Mean SSIM with a uniform window, as ``skimage.metrics.structural_similarity`` computes it.
+
+    The local means, variances and covariance are ``win x win`` box averages; with
+    ``sample_covariance`` (skimage's default) the variances and covariance are multiplied by
+    ``n / (n - 1)``, ``n = win^2``. ``C1 = (k1 data_range)^2``, ``C2 = (k2 data_range)^2``. The SSIM map is
+    averaged over the positions where the window fits inside the image, which is skimage's map (reflect
+    padding) cropped by ``(win - 1) // 2`` pixels on each side. Computed in float64.
+
+    Args:
+        x, y: ``(B, C, H, W)`` float, same shape, any value range (``data_range`` must say it); ``H, W >=
+            win``. With several channels the mean runs over channels too (skimage's ``channel_axis``).
+        win: odd window side (skimage's ``win_size``, default 7).
+        data_range: the ``L`` of ``C1`` and ``C2``; keyword-only and required, because the conventions
+            differ: 255 for 8-bit grey levels by the book, but :data:`CDDFUSE_SSIM_DATA_RANGE` (2) for
+            the published fusion tables, whose evaluator passes 0..255 values as floats (see
+            :mod:`fusion_ros.metrics.convention`).
+        k1, k2: the SSIM constants.
+        sample_covariance: ``False`` for the population covariance of Wang et al. 2004.
+
+    Returns:
+        ``(B,)`` float32, in [-1, 1]; 1 for ``x == y``.
+
+    Example:
+        >>> x = torch.rand(2, 1, 16, 16) * 255
+        >>> ssim_uniform(x, x, data_range=255.0).tolist()
+        [1.0, 1.0]
+    """
+    tensors = isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)
+    if not tensors or x.ndim != 4 or x.shape != y.shape:
+        shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in (x, y)]
+        raise ValueError(f'ssim_uniform: expected two (B, C, H, W) tensors of one shape, got {shapes}')
+    if win < 1 or win % 2 == 0:
+        raise ValueError(f'ssim_uniform: win must be odd and positive, got {win}')
+    if min(x.shape[-2:]) < win:
+        raise ValueError(f'ssim_uniform: images of {tuple(x.shape[-2:])} are smaller than the {win}px '
+                         'window; use larger images or a smaller win')
+    x, y = x.double(), y.double()
+    c = x.shape[1]
+    kernel = torch.full((win,), 1.0 / win, dtype=torch.float64, device=x.device)
+    stats = separable_filter(torch.cat([x, y, x * x, y * y, x * y], dim=1), kernel)
+    ux, uy, uxx, uyy, uxy = stats.split(c, dim=1)
+    n = win * win
+    cov_norm = n / (n - 1) if sample_covariance else 1.0
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1).float()
+
+
+def ssim_uniform_sum(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, *, win: int = 7,
+                     data_range: float = CDDFUSE_SSIM_DATA_RANGE) -> torch.Tensor:
+    """SSIM as the published tables compute it: ``ssim_uniform(a, f) + ssim_uniform(b, f)``.
+
+    ``a``, ``b``, ``f``: ``(B, 1, H, W)`` in 8-bit grey levels (0..255 values as floats, as CDDFuse's
+    evaluator holds them); ``data_range`` defaults to CDDFuse's effective 2 (so ``C1, C2`` are nearly 0).
+    Returns ``(B,)`` float32, range [-2, 2].
+    """
+    check_gray(a, b, f)
+    return (ssim_uniform(a, f, win=win, data_range=data_range)
+            + ssim_uniform(b, f, win=win, data_range=data_range))
 
 
 def _ssim_and_cs(x: torch.Tensor, y: torch.Tensor, kernel: torch.Tensor,

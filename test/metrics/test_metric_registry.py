@@ -3,10 +3,11 @@ import pytest
 import torch
 
 from fusion_ros.imaging import colorize, rgb_to_gray
-from fusion_ros.metrics import HIGHER_IS_BETTER, METRICS, UNITS, get_metric, mutual_information
+from fusion_ros.metrics import (HIGHER_IS_BETTER, METRICS, UNITS, cddfuse_inputs, correlation_score,
+                                get_metric, mutual_information)
 
-NAMES = ['EN', 'SD', 'SF', 'AG', 'MI', 'VIF', 'Qabf', 'SSIM', 'MS-SSIM', 'SCD', 'DeltaE', 'SSIM_score',
-         'Corr_score', 'Canny_score']
+NAMES = ['EN', 'SD', 'SF', 'AG', 'MI', 'VIF', 'Qabf', 'SSIM', 'SSIM_gauss', 'MS-SSIM', 'SCD', 'DeltaE',
+         'SSIM_score', 'Corr_score', 'Canny_score']
 
 
 def _inputs(seed=0, b=2, size=48):
@@ -31,11 +32,14 @@ def test_every_metric_returns_one_finite_value_per_image(name):
     assert torch.isfinite(out).all()
 
 
-def test_registry_uses_luma_of_the_colour_images():
+def test_registry_scores_the_8bit_gray_and_paper000_the_luma():
     thermal, rgb, fused = _inputs()
-    expected = mutual_information(thermal, rgb_to_gray(rgb), rgb_to_gray(fused))
+    x = cddfuse_inputs(thermal, rgb, fused)
+    expected = mutual_information(x.a / 255, x.b / 255, x.f / 255)
     assert torch.allclose(METRICS['MI'](thermal, rgb, fused), expected)
     assert METRICS['DeltaE'](thermal, rgb, rgb).abs().max() == 0
+    luma = correlation_score(thermal, rgb_to_gray(rgb), rgb_to_gray(fused))
+    assert torch.equal(METRICS['Corr_score'](thermal, rgb, fused), luma)
 
 
 def test_registry_errors_are_clear():
