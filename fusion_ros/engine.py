@@ -88,6 +88,16 @@ class AlignConfig:
     def matrix(self) -> np.ndarray:
         return np.array(self.homography, np.float64).reshape(3, 3)
 
+    def rescaled(self, rgb_scale: tuple[float, float], thermal_scale: tuple[float, float]) -> AlignConfig:
+        """The same alignment for images resized by ``(sx, sy)`` (e.g. to bound the work, see
+        :mod:`fusion_ros.frames`): the homography becomes ``S_rgb @ H @ inv(S_thermal)``; the other modes
+        do not depend on the resolution."""
+        if self.mode != 'fixed' or (rgb_scale == (1.0, 1.0) and thermal_scale == (1.0, 1.0)):
+            return self
+        from fusion_ros.frames import scale_matrix
+        h = scale_matrix(rgb_scale) @ self.matrix @ np.linalg.inv(scale_matrix(thermal_scale))
+        return AlignConfig(self.mode, tuple(float(v) for v in (h / h[2, 2]).ravel()))
+
 
 def register_thermal(thermal: np.ndarray, rgb_size: tuple[int, int], align: AlignConfig,
                      thermal_from_rgb: np.ndarray | None = None, device='cpu') -> torch.Tensor:
@@ -222,7 +232,8 @@ class FrameOutput:
 class TrainResult:
     """What :meth:`FusionEngine.train_scene` did.
 
-    accepted: the new model is active. seconds: wall time of the whole call. before / after:
+    accepted: the new model is active. discarded: a :meth:`FusionEngine.reset` during the training
+    won, and the trained model was thrown away. seconds: wall time of the whole call. before / after:
     :func:`fusion_ros.report.pair_scores` of the previous and of the new model on the pair (after
     is None when training failed). message: one line for people (the service response).
     """
@@ -234,6 +245,7 @@ class TrainResult:
     version: int | None = None
     epochs: int | None = None
     device: str | None = None
+    discarded: bool = False
 
 
 def _fmt_scores(scores: dict[str, float] | None) -> str:
@@ -272,6 +284,7 @@ class FusionEngine:
         self._swap_lock = threading.Lock()
         self._train_lock = threading.Lock()
         self._training_since: float | None = None
+        self._resets = 0  # reset() count: a training started before a reset is discarded
         self.last_training: TrainResult | None = None
         self._version = 0
         self._active = ActiveModel(shipped, 0, time.time())
@@ -302,8 +315,22 @@ class FusionEngine:
             return self._active
 
     def reset(self) -> ActiveModel:
-        """Return to the shipped model (a new version number, so the change shows)."""
-        return self.swap(self.shipped)
+        """Return to the shipped model (a new version number, so the change shows).
+
+        A reset wins over a per-scene training running meanwhile: that training's model is discarded
+        when it finishes, never swapped in (its :class:`TrainResult` says so). Whether one was running:
+        :meth:`reset_training`.
+        """
+        return self.reset_training()[0]
+
+    def reset_training(self) -> tuple[ActiveModel, float | None]:
+        """:meth:`reset`, and for how long a training (now discarded) had been running (None: none was)."""
+        with self._swap_lock:
+            self._resets += 1
+            since = self._training_since
+            self._version += 1
+            self._active = ActiveModel(self.shipped, self._version, time.time())
+            return self._active, None if since is None else time.monotonic() - since
 
     # ------------------------------------------------------------------ inference
 
@@ -321,16 +348,18 @@ class FusionEngine:
         fused_np, registered_np = tensor_to_image(fused), tensor_to_image(registered)
         return fused_np, registered_np, t1 - t0, time.perf_counter() - t1
 
-    def process(self, rgb: np.ndarray, thermal: np.ndarray, *, heads: bool = True) -> FrameOutput:
+    def process(self, rgb: np.ndarray, thermal: np.ndarray, *, heads: bool = True,
+                align: AlignConfig | None = None) -> FrameOutput:
         """Fuse one pair (and run the heads that are configured).
 
         Args:
             rgb: ``(H, W, 3)`` float32 in [0, 1].
             thermal: ``(h, w)`` float32 in [0, 1], any resolution.
             heads: run segmentation and detection when configured.
+            align: for this pair instead of :attr:`align` (e.g. :meth:`AlignConfig.rescaled` for resized inputs).
         """
         active = self._active  # one read: the whole frame uses one model and its transform
-        fused, registered, t_align, t_fuse = self._fuse(rgb, thermal, active.model, self._align)
+        fused, registered, t_align, t_fuse = self._fuse(rgb, thermal, active.model, align or self._align)
         out = FrameOutput(fused, registered, active.model.name, active.version,
                           timings={'align': t_align, 'fuse': t_fuse})
         if heads and self.segmenter is not None:
@@ -350,13 +379,16 @@ class FusionEngine:
 
     # ------------------------------------------------------------------ per-scene training
 
-    def train_scene(self, rgb: np.ndarray, thermal: np.ndarray, config: SceneFitConfig | None = None) -> TrainResult:
+    def train_scene(self, rgb: np.ndarray, thermal: np.ndarray, config: SceneFitConfig | None = None, *,
+                    align: AlignConfig | None = None) -> TrainResult:
         """Train paper 000's per-scene model on one pair and swap it in if it is at least as good.
 
         The STN is trained when the alignment mode is ``'stn'``; otherwise the net is trained on the
         thermal image registered by the current alignment. The new model replaces the active one
         only if training finished, its output is finite and its SSIM score on the pair is not lower
-        than the active model's; otherwise the active model stays and the message says why.
+        than the active model's; otherwise the active model stays and the message says why. A
+        :meth:`reset` while it trains wins: the new model is discarded (``TrainResult.discarded``).
+        ``align``: for this pair instead of :attr:`align` (see :meth:`process`).
 
         Raises:
             TrainingBusyError: a training is already running (this call does nothing).
@@ -367,17 +399,18 @@ class FusionEngine:
             raise TrainingBusyError(f'a scene training is already running{running}; wait for its result '
                                     'and call again')
         try:
-            self._training_since = time.monotonic()
-            result = self._train(rgb, thermal, config or SceneFitConfig())
+            with self._swap_lock:  # one step: a reset() from now on discards this training
+                self._training_since, resets = time.monotonic(), self._resets
+            result = self._train(rgb, thermal, config or SceneFitConfig(), align, resets)
             self.last_training = result
             return result
         finally:
             self._training_since = None
             self._train_lock.release()
 
-    def _train(self, rgb, thermal, config: SceneFitConfig) -> TrainResult:
+    def _train(self, rgb, thermal, config: SceneFitConfig, align: AlignConfig | None, resets: int) -> TrainResult:
         t0 = time.perf_counter()
-        active, align = self._active, self._align
+        active, align = self._active, align or self._align
         rgb = np.asarray(rgb, dtype=np.float32)
         fused, registered, _, _ = self._fuse(rgb, thermal, active.model, align)
         before = pair_scores(rgb, registered, fused)
@@ -388,13 +421,15 @@ class FusionEngine:
         except Exception as exc:  # noqa: BLE001 - any failure keeps the previous model; reported, not hidden
             seconds = time.perf_counter() - t0
             return TrainResult(False, f'training failed after {seconds:.1f} s ({type(exc).__name__}: {exc}); '
-                               f'kept {active.label}', seconds, before, None)
+                               f'kept {self._active.label}', seconds, before, None)
         candidate = scene_fusion_model(fit.model.fusion, fit.thermal_from_rgb if stn else None, self.device,
                                        source=f'train_scene ({fit.loop.epochs} epochs on {fit.device})')
         fused_new, registered_new, _, _ = self._fuse(rgb, thermal, candidate, align)
         after = pair_scores(rgb, registered_new, fused_new)
         seconds = time.perf_counter() - t0
         info = dict(epochs=fit.loop.epochs, device=fit.device)
+        if self._resets != resets:
+            return self._discarded(after, seconds, before, info)
         if not (np.isfinite(fused_new).all() and all(math.isfinite(v) for v in after.values())):
             return TrainResult(False, f'training diverged (non-finite output) after {seconds:.1f} s; kept '
                                f'{active.label}', seconds, before, after, **info)
@@ -402,7 +437,17 @@ class FusionEngine:
             return TrainResult(False, f'the new model is not better ({_fmt_scores(after)}) than {active.label} '
                                f'({_fmt_scores(before)}); kept it. Took {seconds:.1f} s', seconds, before, after,
                                **info)
-        new = self.swap(candidate)
+        with self._swap_lock:  # a reset() since the start wins: discard, never swap in
+            if self._resets != resets:
+                return self._discarded(after, seconds, before, info)
+            self._version += 1
+            self._active = new = ActiveModel(candidate, self._version, time.time())
         return TrainResult(True, f'trained in {seconds:.1f} s ({fit.loop.epochs} epochs on {fit.device}); '
                            f'now {new.label}. Before: {_fmt_scores(before)}. After: {_fmt_scores(after)}',
                            seconds, before, after, version=new.version, **info)
+
+    def _discarded(self, after, seconds, before, info) -> TrainResult:
+        return TrainResult(False, f'discarded: the model was reset (~/reset_model) during this training, so it '
+                           f'stays {self._active.label}; the trained model ({_fmt_scores(after)}; '
+                           f"{info['epochs']} epochs, {seconds:.1f} s) was thrown away", seconds, before, after,
+                           discarded=True, **info)

@@ -39,3 +39,37 @@ def test_cuda_index_beyond_the_gpus_present(monkeypatch):
 def test_unknown_strings_are_refused(name):
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got"):
         resolve_device(name)
+
+
+@pytest.mark.parametrize('cores, threads', [(1, 1), (2, 1), (3, 2), (4, 3), (16, 15), (64, 63)])
+def test_auto_cpu_threads_leaves_a_core_to_ros(cores, threads):
+    """Issue 12: on 2 cores torch's default (2 threads) gave 5.5 Hz against 14.0 Hz with 1."""
+    from fusion_ros.device import auto_cpu_threads, cpu_threads_for
+    assert auto_cpu_threads(cores) == threads
+    assert cpu_threads_for(0, cores) == threads  # 0 means auto
+    assert cpu_threads_for(3, cores) == 3  # an explicit count is kept
+    with pytest.raises(ValueError, match='cpu_threads'):
+        cpu_threads_for(-1, cores)
+
+
+def test_available_cores_respects_affinity_and_cgroup_quota(monkeypatch):
+    import os
+
+    from fusion_ros import device
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(device, '_cgroup_cpu_quota', lambda: None)
+    assert device.available_cores() == 4
+    monkeypatch.setattr(device, '_cgroup_cpu_quota', lambda: 1.5)  # docker --cpus 1.5
+    assert device.available_cores() == 2
+
+
+def test_apply_cpu_threads_sets_torch(monkeypatch):
+    from fusion_ros.device import apply_cpu_threads
+    before = torch.get_num_threads()
+    try:
+        text = apply_cpu_threads(0, cores=3)
+        assert torch.get_num_threads() == 2 and 'auto' in text and '3 cores' in text
+        apply_cpu_threads(1, cores=3)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -180,6 +180,54 @@ def test_train_scene_refuses_concurrent_call(monkeypatch):
     assert results and eng.training_since is None
 
 
+def test_reset_during_training_wins(monkeypatch):
+    """Issue 9: a reset while a training runs must not be undone when the training finishes."""
+    started, release = threading.Event(), threading.Event()
+    real = engine_mod.fit_scene
+
+    def gated(*args, **kwargs):
+        started.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(engine_mod, 'fit_scene', gated)
+    eng = FusionEngine(load_fusion_model('average'))
+    eng.swap(load_fusion_model('max'))  # v1: something to reset from
+    results = []
+    worker = threading.Thread(target=lambda: results.append(eng.train_scene(*scene_pair(), FAST)))
+    worker.start()
+    try:
+        assert started.wait(30)
+        active, running_s = eng.reset_training()
+        assert active.version == 2 and active.model is eng.shipped and running_s is not None and running_s >= 0
+    finally:
+        release.set()
+        worker.join(60)
+    result = results[0]
+    assert not result.accepted and result.discarded and result.after is not None
+    assert 'discarded' in result.message and 'reset' in result.message and 'average v2' in result.message
+    assert eng.active.version == 2 and eng.active.model is eng.shipped  # the reset stays
+    # without a reset, training swaps in as before; a reset with no training running says so
+    assert eng.reset_training()[1] is None
+    monkeypatch.setattr(engine_mod, 'fit_scene', real)
+    assert not eng.train_scene(*scene_pair(), FAST).discarded
+
+
+def test_rescaled_homography_matches_warping_the_resized_images():
+    from fusion_ros.frames import bound_size
+    # a 40 x 30 px shift at full size; both images then halved
+    align = AlignConfig('fixed', (1.0, 0.0, 40.0, 0.0, 1.0, 30.0, 0.0, 0.0, 1.0))
+    assert AlignConfig('none').rescaled((0.5, 0.5), (0.5, 0.5)).mode == 'none'
+    assert align.rescaled((1.0, 1.0), (1.0, 1.0)) is align
+    y, x = np.mgrid[0:240, 0:320].astype(np.float32)
+    thermal = (0.5 + 0.25 * np.sin(x / 17) * np.cos(y / 13)).astype(np.float32)
+    full = register_thermal(thermal, (240, 320), align)[0, 0].numpy()
+    small_th, th_scale = bound_size(thermal, 160)
+    half = AlignConfig.rescaled(align, (0.5, 0.5), th_scale)
+    small = register_thermal(small_th, (120, 160), half)[0, 0].numpy()
+    expected, _ = bound_size(full, 160)
+    assert np.abs(small - expected)[20:-20, 25:-25].max() < 0.02  # away from the replicated border
+
+
 def test_ssvif_without_a_path_loads_the_shipped_model_from_the_model_dir(tmp_path, monkeypatch):
     from fusion_ros.checkpoint import save_checkpoint
     from fusion_ros.models import build_model
