@@ -72,3 +72,71 @@ def test_status_dicts_and_message():
     from builtin_interfaces.msg import Time
     array = diagnostic_array(statuses, Time(sec=1))
     assert len(array.status) == 4 and array.status[0].level == b'\x01'
+
+
+def _statuses(stats, pairing, now, **kwargs):
+    statuses = status_dicts('/n', stats.snapshot(), pairing, {'active': 'm'}, stats.recent(pairing, now=now),
+                            **kwargs)
+    return {s['name'].split(': ')[1]: s for s in statuses}
+
+
+def test_processing_status_recovers_after_the_window():
+    """Issue 9: after 15 bad frames, 300 good ones and 30 s the status was still WARN '15 unusable'."""
+    stats = NodeStats(window_s=5.0, now=0.0)
+    stats.dropped('bad_input', 15)
+    assert _statuses(stats, {}, 1.0)['processing']['level'] == 1
+    for i in range(300):
+        stats.published({'fuse': 0.01}, 0.05)
+    for t in (2.0, 4.0, 6.0):
+        by_name = _statuses(stats, {}, t)
+    assert by_name['processing']['level'] == 0
+    assert '0 unusable in the last 5 s' in by_name['processing']['message']
+    assert 'since start 300 out, 15 unusable' in by_name['processing']['message']
+    assert by_name['processing']['values']['dropped bad_input'] == '15'  # totals stay in the values
+
+
+def test_counter_window():
+    from fusion_ros.ros.diagnostics import CounterWindow
+    window = CounterWindow(5.0, now=0.0)
+    assert window.update({'a': 3}, now=1.0) == ({'a': 3}, 1.0)  # younger than the window: since start
+    assert window.update({'a': 5}, now=4.0) == ({'a': 5}, 4.0)
+    assert window.update({'a': 9}, now=7.0) == ({'a': 6}, 6.0)  # since the snapshot at 1.0 (>= 5 s old)
+    assert window.update({'a': 9}, now=12.0) == ({'a': 0}, 5.0)
+
+
+def test_sync_warns_when_both_inputs_arrive_but_nothing_pairs():
+    """Issue 9: after pairing worked once, stamps 10 s apart gave 0 frames while sync stayed OK."""
+    stats = NodeStats(window_s=5.0, now=0.0)
+    pairing = {'pairs': 50}
+    for i in range(20):
+        stats.arrived('rgb', 10**9 + i * 10**8, now=0.1 * i)
+        stats.arrived('thermal', 10**9 + i * 10**8, now=0.1 * i)
+    assert _statuses(stats, pairing, 2.0, tolerance_s=0.05)['sync']['level'] == 0
+    for i in range(20, 80):  # the thermal camera's clock jumps 10 s ahead
+        stats.arrived('rgb', 10**9 + i * 10**8, now=0.1 * i)
+        stats.arrived('thermal', 11 * 10**9 + i * 10**8, now=0.1 * i)
+        pairing = {'pairs': 50, 'rgb_no_match': pairing.get('rgb_no_match', 0) + 1}
+        if i % 10 == 0:
+            sync = _statuses(stats, pairing, 0.1 * i, tolerance_s=0.05)['sync']
+    assert sync['level'] == 1
+    assert 'no pair in the last 5 s' in sync['message'] and '+10.000 s' in sync['message']
+    assert 'approximate_sync_tolerance_seconds (0.05 s)' in sync['message']
+    assert sync['values']['pairs'] == '50' and sync['values']['pairs (in the last 5 s)'] == '0'
+    exact = _statuses(stats, pairing, 8.0, exact_sync=True)['sync']
+    assert exact['level'] == 1 and 'approximate_sync is false' in exact['message']
+    # one input silent: no sync warning (the inputs status says it)
+    for i in range(80, 160):
+        stats.arrived('rgb', 10**9 + i * 10**8, now=0.1 * i)
+    assert _statuses(stats, pairing, 16.0, tolerance_s=0.05)['sync']['level'] == 0
+
+
+def test_thermal_notes_warn_while_they_happen():
+    stats = NodeStats(window_s=5.0, now=0.0)
+    stats.noted('thermal_colour', 3)
+    stats.noted('resized', 2)
+    by_name = _statuses(stats, {}, 1.0)
+    assert by_name['inputs']['level'] == 1 and '3 colour images on the thermal topic' in by_name['inputs']['message']
+    assert by_name['processing']['level'] == 0 and 'max_input_side' in by_name['processing']['message']
+    assert by_name['processing']['values']['pairs resized to max_input_side'] == '2'
+    by_name = _statuses(stats, {}, 7.0)
+    assert by_name['inputs']['level'] == 0 and by_name['inputs']['values']['thermal colour frames (luma used)'] == '3'
