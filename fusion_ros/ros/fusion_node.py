@@ -7,9 +7,14 @@ Data flow (see :mod:`fusion_ros.engine` for the work itself)::
 
 The subscription callbacks only pair stamps (:class:`fusion_ros.pairing.StampPairer`) and put the
 newest pair in a one-place slot; a pair still waiting when a newer one comes is dropped and counted
-(``worker_busy``), so the output never falls behind the input. Services: ``~/train_scene`` and
-``~/reset_model`` (std_srvs/Trigger). Diagnostics on ``/diagnostics``. Parameters:
-:class:`fusion_ros.ros.params.FusionNodeConfig` (and ``config/fuse.yaml``).
+(``worker_busy``), so the output never falls behind the input. The worker bounds and checks each pair
+(:mod:`fusion_ros.frames`: ``max_input_side``, colour or all-invalid thermal images) before fusing it.
+The RGB camera's calibration (``rgb/camera_info``, beside the RGB image topic) is republished for the
+fused image on ``fused/camera_info``. Only the outputs of what is enabled are advertised, with the
+``output_qos`` QoS. Services: ``~/train_scene`` and ``~/reset_model`` (std_srvs/Trigger; a reset wins
+over a training running meanwhile). Diagnostics on ``/diagnostics``. Parameters:
+:class:`fusion_ros.ros.params.FusionNodeConfig` (and ``config/fuse.yaml``); ``cpu_threads`` 0 (the
+default) picks the torch threads from the cores at start (:func:`fusion_ros.device.auto_cpu_threads`).
 """
 from __future__ import annotations
 
@@ -24,21 +29,24 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
+from fusion_ros.device import apply_cpu_threads
+from fusion_ros.encodings import msg_to_array
 from fusion_ros.engine import FusionEngine, TrainingBusyError, load_fusion_model
+from fusion_ros.frames import Throttle, prepare_pair
 from fusion_ros.imaging import ImageError
 from fusion_ros.pairing import RGB, STREAM_NAMES, THERMAL, Pair, StampPairer
-from fusion_ros.ros.conversions import rgb_msg_to_float, thermal_msg_to_float
-from fusion_ros.ros.diagnostics import NodeStats, diagnostic_array, status_dicts
-from fusion_ros.ros.outputs import HAVE_VISION_MSGS, IMAGE_TOPICS, output_messages, stamp_ns
+from fusion_ros.ros.diagnostics import WARN, NodeStats, diagnostic_array, status_dicts
+from fusion_ros.ros.outputs import (CAMERA_INFO_TOPIC, HAVE_VISION_MSGS, camera_info_msg, camera_info_topic,
+                                    output_messages, output_topics, stamp_ns)
 from fusion_ros.ros.params import FusionNodeConfig, declare_config, watch_config
 from fusion_ros.ros.qos import describe_qos, no_data_hint, qos_from_name
 
 NODE_NAME = 'fusion_node'
 INPUT_BASES = {RGB: 'rgb/image', THERMAL: 'thermal/image'}
-OUTPUT_QOS_DEPTH = 10
+NOTE_LOG_PERIOD_S = 10.0  # a remark on the inputs (resized, colour thermal) is logged at most this often
 
 
 def build_engine(config: FusionNodeConfig) -> FusionEngine:
@@ -98,26 +106,43 @@ class FusionNode(Node):
 
     def __init__(self, **node_kwargs):
         super().__init__(NODE_NAME, **node_kwargs)
+        self._worker = self._recorder = None
+        self._stop = threading.Event()
+        try:
+            self._start()
+        except BaseException:  # a parameter, model or folder that cannot be used: leave nothing behind
+            self.destroy_node()
+            raise
+
+    def _start(self) -> None:
         self.config = declare_config(self, FusionNodeConfig)
-        if self.config.cpu_threads:
-            import torch
-            torch.set_num_threads(self.config.cpu_threads)
+        self.cpu_threads = apply_cpu_threads(self.config.cpu_threads)
         self.engine = build_engine(self.config)
-        self.stats = NodeStats()
+        self.stats = NodeStats(self.config.diagnostics_window_s)
         self._pair_lock = threading.Lock()
         self._pairer = StampPairer(self.config.pairing())
         self._slot = LatestSlot()
-        self._latest = None  # (rgb float, thermal float, stamp_ns) of the newest usable pair, for training
-        self._stop = threading.Event()
+        self._latest = None  # (rgb, thermal, stamp_ns, (rgb_scale, thermal_scale)) of the newest usable pair
+        self._note_log = Throttle(NOTE_LOG_PERIOD_S)
+        self._sync_warned = False
         watch_config(self, lambda: self.config, self._on_config_change)
 
         inputs_group = MutuallyExclusiveCallbackGroup()  # the pairer is fed from one thread at a time
         self._inputs = {stream: self._subscribe(stream, inputs_group) for stream in (RGB, THERMAL)}
-        self._pubs = {topic: self.create_publisher(Image, topic, OUTPUT_QOS_DEPTH) for topic in IMAGE_TOPICS}
+        self._camera_info = None  # the newest rgb/camera_info
+        self._camera_info_topic = camera_info_topic(self.resolve_topic_name(INPUT_BASES[RGB]))
+        self.create_subscription(CameraInfo, self._camera_info_topic, self._on_camera_info,
+                                 qos_from_name('best_effort', 5))  # best effort matches every publisher
+        self._output_qos = qos_from_name(self.config.output_qos, self.config.output_qos_depth)
+        self._pubs_lock = threading.Lock()  # publishers are added/removed at run time (publish_registered)
+        self._pubs = {topic: self.create_publisher(Image, topic, self._output_qos) for topic in output_topics(
+            registered=self.config.publish_registered, segmentation=self.engine.segmenter is not None,
+            detection=self.engine.detector is not None)}
+        self._pubs[CAMERA_INFO_TOPIC] = self.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, self._output_qos)
         if self.engine.detector is not None:
             if HAVE_VISION_MSGS:
                 from vision_msgs.msg import Detection2DArray
-                self._pubs['detections'] = self.create_publisher(Detection2DArray, 'detections', OUTPUT_QOS_DEPTH)
+                self._pubs['detections'] = self.create_publisher(Detection2DArray, 'detections', self._output_qos)
             else:
                 self.get_logger().warning('vision_msgs is not installed: publishing detections/image only, '
                                           'not detections (install ros-<distro>-vision-msgs)')
@@ -132,7 +157,8 @@ class FusionNode(Node):
         self._worker.start()
         self.get_logger().info(
             f'fusing {self._inputs[RGB]["topic"]} + {self._inputs[THERMAL]["topic"]} with '
-            f'{self.engine.active.label} on {self.engine.device}, align {self.config.align_mode}')
+            f'{self.engine.active.label} on {self.engine.device} ({self.cpu_threads}), align '
+            f'{self.config.align_mode}; outputs {describe_qos(self._output_qos)}')
 
     # ------------------------------------------------------------------ set-up helpers
 
@@ -164,6 +190,13 @@ class FusionNode(Node):
 
     def _on_config_change(self, old: FusionNodeConfig, new: FusionNodeConfig) -> None:
         self.config = new
+        if new.publish_registered != old.publish_registered:  # advertise thermal/registered only while on
+            with self._pubs_lock:
+                if new.publish_registered:
+                    self._pubs['thermal/registered'] = self.create_publisher(Image, 'thermal/registered',
+                                                                             self._output_qos)
+                elif 'thermal/registered' in self._pubs:
+                    self.destroy_publisher(self._pubs.pop('thermal/registered'))
         if new.pairing() != old.pairing():
             with self._pair_lock:
                 self._pairer = _carry_counters(self._pairer, StampPairer(new.pairing()))
@@ -176,15 +209,19 @@ class FusionNode(Node):
     # ------------------------------------------------------------------ callbacks (short)
 
     def _on_frame(self, stream: int, msg) -> None:
-        self.stats.arrived(STREAM_NAMES[stream])
+        stamp = stamp_ns(msg.header)
+        self.stats.arrived(STREAM_NAMES[stream], stamp)
         with self._pair_lock:
-            pairs = self._pairer.add(stream, stamp_ns(msg.header), msg)
+            pairs = self._pairer.add(stream, stamp, msg)
         for pair in pairs:
             self.stats.paired(pair.skew_s)
             if self._recorder is not None and not self._recorder.put(pair) and self._recorder.active:
                 self.stats.dropped('record_queue_full')
             if self._slot.put(pair):
                 self.stats.dropped('worker_busy')
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
 
     def _on_train_scene(self, request, response):
         latest = self._latest
@@ -199,11 +236,12 @@ class FusionNode(Node):
             response.message = ('refused: no synchronised RGB + thermal pair has arrived yet; check the inputs '
                                 '(see /diagnostics)')
         else:
-            rgb, thermal, stamp = latest
+            rgb, thermal, stamp, scales = latest
             self.get_logger().info(f'~/train_scene: training on the pair stamped {stamp / 1e9:.3f} s '
                                    f'({rgb.shape[1]}x{rgb.shape[0]}), budget {self.config.train_time_budget_s} s')
             try:
-                result = self.engine.train_scene(rgb, thermal, self.config.scene_fit())
+                result = self.engine.train_scene(rgb, thermal, self.config.scene_fit(),
+                                                 align=self.engine.align.rescaled(*scales))
                 response.success, response.message = result.accepted, result.message
             except TrainingBusyError as exc:
                 response.success, response.message = False, f'refused: {exc}'
@@ -214,8 +252,11 @@ class FusionNode(Node):
         return response
 
     def _on_reset_model(self, request, response):
-        active = self.engine.reset()
+        active, training_s = self.engine.reset_training()
         response.success, response.message = True, f'now {active.label}'
+        if training_s is not None:
+            response.message += (f'; the ~/train_scene running for {training_s:.1f} s is cancelled: its model '
+                                 'will be discarded, not swapped in')
         self.get_logger().info(f'~/reset_model: {response.message}')
         return response
 
@@ -229,21 +270,39 @@ class FusionNode(Node):
 
     def _process(self, pair: Pair) -> None:
         t0 = time.perf_counter()
+        config = self.config
         try:
-            rgb = rgb_msg_to_float(pair.rgb)
-            thermal = thermal_msg_to_float(pair.thermal, self.config.thermal_norm())
+            rgb_pixels, _ = msg_to_array(pair.rgb, name='rgb')
+            thermal_pixels, _ = msg_to_array(pair.thermal, name='thermal')
+            prepared = prepare_pair(rgb_pixels, thermal_pixels, max_side=config.max_input_side,
+                                    thermal_norm=config.thermal_norm(),
+                                    thermal_encoding=getattr(pair.thermal, 'encoding', '')
+                                    or getattr(pair.thermal, 'format', ''))
         except ImageError as exc:
             self.stats.dropped('bad_input')
             self.get_logger().error(f'dropped a pair that cannot be used: {exc}', throttle_duration_sec=5.0)
             return
-        self._latest = (rgb, thermal, pair.rgb_stamp_ns)
+        for key, text in prepared.notes.items():
+            self.stats.noted(key)
+            if self._note_log.ready(key):
+                self.get_logger().warning(f'{text} (logged at most every {NOTE_LOG_PERIOD_S:.0f} s; counted in '
+                                          '/diagnostics)')
+        rgb, thermal, scales = prepared.rgb, prepared.thermal, (prepared.rgb_scale, prepared.thermal_scale)
+        self._latest = (rgb, thermal, pair.rgb_stamp_ns, scales)
         t1 = time.perf_counter()
         try:
-            frame = self.engine.process(rgb, thermal)
+            frame = self.engine.process(rgb, thermal, align=self.engine.align.rescaled(*scales))
             t2 = time.perf_counter()
-            for topic, msg in output_messages(frame, pair.rgb.header,
-                                              registered=self.config.publish_registered).items():
-                self._pubs[topic].publish(msg)
+            msgs = output_messages(frame, pair.rgb.header, registered=config.publish_registered)
+            info = self._camera_info
+            if info is not None:
+                msgs[CAMERA_INFO_TOPIC] = camera_info_msg(info, pair.rgb.header, (rgb.shape[1], rgb.shape[0]),
+                                                          prepared.rgb_input_size)
+            with self._pubs_lock:
+                for topic, msg in msgs.items():
+                    publisher = self._pubs.get(topic)
+                    if publisher is not None:
+                        publisher.publish(msg)
         except Exception:  # noqa: BLE001 - one bad frame must not stop the node; logged and counted
             self.stats.dropped('processing_error')
             self.get_logger().error(f'processing a pair failed:\n{traceback.format_exc()}', throttle_duration_sec=5.0)
@@ -262,9 +321,15 @@ class FusionNode(Node):
                 if hint != self.stats.inputs[name].hint:
                     self.get_logger().warning(f'no {name} images for {self.config.no_data_timeout_s} s: {hint}')
             self.stats.inputs[name].hint = hint
-        self._diag_pub.publish(diagnostic_array(
-            status_dicts(self.get_fully_qualified_name(), self.stats.snapshot(), self.pairing_counters(),
-                         self.model_state()), self.get_clock().now().to_msg()))
+        pairing = self.pairing_counters()
+        statuses = status_dicts(self.get_fully_qualified_name(), self.stats.snapshot(), pairing, self.model_state(),
+                                self.stats.recent(pairing), tolerance_s=self.config.approximate_sync_tolerance_seconds,
+                                exact_sync=not self.config.approximate_sync)
+        sync = next(s for s in statuses if s['name'].endswith(': sync'))
+        if sync['level'] >= WARN and not self._sync_warned:  # say it once per episode, not every period
+            self.get_logger().warning(sync['message'])
+        self._sync_warned = sync['level'] >= WARN
+        self._diag_pub.publish(diagnostic_array(statuses, self.get_clock().now().to_msg()))
 
     def pairing_counters(self) -> dict[str, int]:
         with self._pair_lock:
@@ -273,12 +338,16 @@ class FusionNode(Node):
     def model_state(self) -> dict[str, str]:
         active, engine = self.engine.active, self.engine
         state = {'active': active.label, 'model': active.model.name, 'version': str(active.version),
-                 'device': str(engine.device), 'align': engine.align.mode,
+                 'device': str(engine.device), 'cpu threads': self.cpu_threads, 'align': engine.align.mode,
                  'segmentation': 'on' if engine.segmenter else 'off', 'detection': 'on' if engine.detector else 'off'}
         since = engine.training_since
         state['training'] = f'running for {time.monotonic() - since:.1f} s' if since is not None else 'idle'
         if engine.last_training is not None:
             state['last training'] = engine.last_training.message
+        info = self._camera_info
+        state['camera_info'] = (f'{self._camera_info_topic} ({info.width}x{info.height}) -> {CAMERA_INFO_TOPIC}'
+                                if info is not None else f'none received on {self._camera_info_topic}: '
+                                f'{CAMERA_INFO_TOPIC} is not published')
         if self._recorder is not None:
             state['recording'] = (f'{self._recorder.path}: {self._recorder.pairs_written} pairs'
                                   + (f', stopped: {self._recorder.error}' if self._recorder.error else ''))
@@ -288,7 +357,7 @@ class FusionNode(Node):
 
     def destroy_node(self):
         self._stop.set()
-        if self._worker.is_alive():
+        if self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout=10.0)
         if self._recorder is not None:
             path = self._recorder.close()

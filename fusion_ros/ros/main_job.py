@@ -99,6 +99,17 @@ def _to_float(msg):
     return to_float01(pixels)
 
 
+def node_parameters(device: str = 'auto', train_epochs: int = 60, train_time_budget_s: float = 60.0,
+                    segmentation_model: str | Path | None = None) -> dict:
+    """The fusion_node parameters the main job sets. Everything else (``cpu_threads`` included) is the
+    node's default, the same as ``config/fuse.yaml``, which ``fusion-ros run`` and the launch file load."""
+    params = {'use_sim_time': True, 'device': device, 'train_epochs': int(train_epochs),
+              'train_time_budget_s': float(train_time_budget_s)}
+    if segmentation_model:
+        params.update(segmentation_enabled=True, segmentation_model_path=str(segmentation_model))
+    return params
+
+
 def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: str = 'auto',
                  segmentation_model: str | Path | None = None, train_epochs: int = 60,
                  train_time_budget_s: float = 60.0, domain_id: int | None = None, timeout_s: float = 600.0,
@@ -133,17 +144,13 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
     if not inputs:
         raise ValueError(f'{bag}: no RGB + thermal pairs on /rgb/image and /thermal/image')
     domain_id = random.SystemRandom().randint(1, 101) if domain_id is None else domain_id
-    params = {'use_sim_time': True, 'device': device, 'train_epochs': int(train_epochs),
-              'train_time_budget_s': float(train_time_budget_s),
-              'cpu_threads': 1 if (os.cpu_count() or 1) <= 2 else 0}  # no spin-waiting on a 2-core machine
     if segmentation_model is None:
         from fusion_ros.shipped import SEGMENTER_DEFAULT, shipped_model_path
         try:
             segmentation_model = shipped_model_path(SEGMENTER_DEFAULT)
         except FileNotFoundError:
             segmentation_model = None
-    if segmentation_model:
-        params.update(segmentation_enabled=True, segmentation_model_path=str(segmentation_model))
+    params = node_parameters(device, train_epochs, train_time_budget_s, segmentation_model)
 
     context = rclpy.Context()
     rclpy.init(args=[], context=context, domain_id=domain_id)

@@ -12,7 +12,11 @@ segmentation/mask      Image mono8                      class id per pixel
 segmentation/overlay   Image rgb8                       class colours over the fused image
 detections             vision_msgs/Detection2DArray     boxes (when vision_msgs is installed)
 detections/image       Image rgb8                       the fused image with the boxes drawn
+fused/camera_info      CameraInfo                       the RGB camera's calibration (from
+                                                        rgb/camera_info), for the fused image's grid
 =====================  ===============================  ==========================================
+
+Only the topics of what is enabled are advertised (:func:`output_topics`).
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ import numpy as np
 
 from fusion_ros.engine import FrameOutput
 from fusion_ros.imaging import from_float01
-from fusion_ros.ros.conversions import array_to_image_msg
+from fusion_ros.frames import scale_intrinsics
+from fusion_ros.ros.conversions import _copy_header, array_to_image_msg
 
 try:  # part of a ROS 2 install; not available as a PyPI wheel
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
@@ -31,6 +36,53 @@ HAVE_VISION_MSGS = Detection2DArray is not None
 NS_PER_S = 1_000_000_000
 IMAGE_TOPICS = ('fused/image', 'thermal/registered', 'segmentation/mask', 'segmentation/overlay',
                 'detections/image')
+CAMERA_INFO_TOPIC = 'fused/camera_info'
+
+
+def output_topics(*, registered: bool, segmentation: bool, detection: bool) -> list[str]:
+    """The image topics to advertise for what is enabled (``detections`` itself is added by the node
+    when vision_msgs is installed)."""
+    topics = ['fused/image']
+    if registered:
+        topics.append('thermal/registered')
+    if segmentation:
+        topics += ['segmentation/mask', 'segmentation/overlay']
+    if detection:
+        topics.append('detections/image')
+    return topics
+
+
+def camera_info_topic(rgb_image_topic: str) -> str:
+    """The camera_info topic beside a resolved image topic, as image_transport names it:
+    ``/camera/color/image_raw`` -> ``/camera/color/camera_info``."""
+    return rgb_image_topic.rsplit('/', 1)[0] + '/camera_info'
+
+
+def camera_info_msg(info, header, size: tuple[int, int], input_size: tuple[int, int]):
+    """``fused/camera_info``: the RGB camera's ``info`` for the fused image (it lies on the RGB grid),
+    with ``header`` (the fused image's) copied.
+
+    ``size`` / ``input_size``: ``(width, height)`` of the fused image and of the RGB image as received.
+    When they differ (the node resized the pair, see ``max_input_side``), ``K``, ``P`` and the size are
+    scaled (:func:`fusion_ros.frames.scale_intrinsics`; binning and ROI are folded in and reset).
+    """
+    from sensor_msgs.msg import CameraInfo
+
+    out = CameraInfo()
+    out.header = _copy_header(header)
+    out.distortion_model = info.distortion_model
+    out.d = [float(v) for v in info.d]
+    out.r = [float(v) for v in info.r]
+    if tuple(size) == tuple(input_size):
+        out.width, out.height = info.width, info.height
+        out.k, out.p = [float(v) for v in info.k], [float(v) for v in info.p]
+        out.binning_x, out.binning_y, out.roi = info.binning_x, info.binning_y, info.roi
+        return out
+    scale = (size[0] / input_size[0], size[1] / input_size[1])
+    out.width, out.height = int(size[0]), int(size[1])
+    out.k, out.p = scale_intrinsics(info.k, info.p, scale, binning=(info.binning_x, info.binning_y),
+                                    offset=(info.roi.x_offset, info.roi.y_offset))
+    return out
 
 
 def stamp_ns(header) -> int:

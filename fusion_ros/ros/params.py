@@ -22,6 +22,7 @@ from fusion_ros.pairing import PairingConfig
 
 TRANSPORTS = ('raw', 'compressed')
 QOS_NAMES = ('reliable', 'best_effort', 'match')  # fusion_ros.ros.qos.QOS_NAMES, without importing rclpy here
+OUTPUT_QOS_NAMES = ('reliable', 'best_effort')
 THERMAL_NORMALIZATIONS = ('percentile', 'range', 'dtype')
 STORAGES = ('mcap', 'sqlite3')
 # fusion_ros.engine's, repeated so that this module (and the player) load without torch; a test checks they agree
@@ -111,6 +112,10 @@ class FusionNodeConfig(ParamConfig):
         choices=THERMAL_NORMALIZATIONS)
     thermal_low: float = param(0.5, "low end of the thermal normalisation (a percentile, or a raw value for 'range')")
     thermal_high: float = param(99.5, "high end of the thermal normalisation (must be > thermal_low)")
+    max_input_side: int = param(1920, 'largest side of an input image, pixels: a larger RGB or thermal image is '
+                                'resized to fit (with a warning), so the work per frame stays bounded; outputs and '
+                                'fused/camera_info are then on the smaller grid. 0: no limit',
+                                range=(0, 65535), step=1)
     # -- alignment
     align_mode: str = param('none', "thermal onto the RGB grid: 'none' (resample), 'fixed' (homography), 'stn' "
                             '(the transform learned by the last ~/train_scene)', choices=ALIGN_MODES)
@@ -126,9 +131,16 @@ class FusionNodeConfig(ParamConfig):
                                    read_only=True)
     device: str = param('auto', "torch device: 'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'", read_only=True,
                         constraints="auto, cpu, cuda or cuda:N")
-    cpu_threads: int = param(0, 'torch CPU threads (0: torch default); 1 avoids spin-waiting on busy small CPUs',
+    cpu_threads: int = param(0, 'torch CPU threads; 0: auto, decided at start from the cores this process may use: '
+                             'max(1, cores - 1), one core left to the ROS executor and DDS threads',
                              range=(0, 256), step=1, read_only=True)
+    # -- outputs
     publish_registered: bool = param(True, 'publish thermal/registered (the thermal image on the RGB grid)')
+    output_qos: str = param('reliable', "QoS of the outputs: 'reliable' (every subscriber gets full-size images) "
+                            "or 'best_effort' (sensor data: never waits for slow subscribers, may lose images)",
+                            choices=OUTPUT_QOS_NAMES, read_only=True)
+    output_qos_depth: int = param(10, 'history depth of the output publishers (images kept for retransmission)',
+                                  range=(1, 1000), step=1, read_only=True)
     # -- segmentation
     segmentation_enabled: bool = param(False, 'segment the fused image (segmentation/mask, segmentation/overlay)',
                                        read_only=True)
@@ -163,6 +175,9 @@ class FusionNodeConfig(ParamConfig):
     diagnostics_period_s: float = param(1.0, 'period of /diagnostics, seconds', range=(0.1, 60.0), read_only=True)
     no_data_timeout_s: float = param(5.0, 'warn when an input has been silent this long, seconds',
                                      range=(0.5, 3600.0))
+    diagnostics_window_s: float = param(5.0, 'the /diagnostics levels and messages describe the last this many '
+                                        'seconds (totals since start are in the values)', range=(0.5, 3600.0),
+                                        read_only=True)
 
     def __post_init__(self):
         self.check_specs()
@@ -231,7 +246,7 @@ class PlayerConfig(ParamConfig):
 
 _YAML_SECTIONS = {
     'rgb_transport': 'inputs and synchronisation', 'align_mode': 'alignment of the thermal image onto the RGB grid',
-    'fusion_model': 'fusion', 'segmentation_enabled': 'segmentation of the fused image',
+    'fusion_model': 'fusion', 'publish_registered': 'outputs', 'segmentation_enabled': 'segmentation of the fused image',
     'detection_enabled': 'detection on the fused image', 'train_enabled': 'per-scene training (~/train_scene)',
     'record_enabled': 'recording the synchronised input pairs', 'diagnostics_period_s': 'diagnostics'}
 

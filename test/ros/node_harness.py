@@ -18,7 +18,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
@@ -72,12 +72,15 @@ class NodeHarness:
         overrides = [Parameter(k, value=v) for k, v in {**FAST_DEFAULTS, **(params or {})}.items()]
         self.node = FusionNode(context=context, namespace=self.namespace, parameter_overrides=overrides)
         self.client = rclpy.create_node('test_client', context=context, namespace=self.namespace)
-        self.outputs: dict[str, list] = {topic: [] for topic in OUTPUTS}
+        self.outputs: dict[str, list] = {topic: [] for topic in OUTPUTS + ('fused/camera_info',)}
         self.diagnostics: list[DiagnosticArray] = []
         self._lock = threading.Lock()
         self._extra = []
         for topic in OUTPUTS:
             self.client.create_subscription(Image, topic, lambda m, t=topic: self._got(t, m), 10)
+        self.client.create_subscription(CameraInfo, 'fused/camera_info', lambda m: self._got('fused/camera_info', m),
+                                        10)
+        self.camera_info_pub = self.client.create_publisher(CameraInfo, 'rgb/camera_info', 10)
         self.client.create_subscription(DiagnosticArray, '/diagnostics', self._got_diagnostics, 10)
         qos = input_qos or QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         rgb_type, rgb_topic = (CompressedImage, 'rgb/image/compressed') if rgb_compressed else (Image, 'rgb/image')

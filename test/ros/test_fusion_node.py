@@ -9,7 +9,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from fusion_ros import engine as engine_mod  # noqa: E402
-from fusion_ros.ros.conversions import image_msg_to_array  # noqa: E402
+from fusion_ros.ros.conversions import array_to_image_msg, image_msg_to_array  # noqa: E402
 from fusion_ros.ros.fusion_node import FusionNode  # noqa: E402
 from node_harness import NodeHarness, header, rgb_image, thermal_image, wait_for  # noqa: E402
 
@@ -230,3 +230,203 @@ def test_slow_processing_skips_stale_pairs_and_keeps_the_newest(harness, monkeyp
     busy = h.node.stats.snapshot()['drops'].get('worker_busy', 0)
     assert busy > 0 and h.count() + busy == 10
     assert stamp_of(h.outputs['fused/image'][-1]) == stamps[-1]  # the newest pair is always fused
+
+
+# ---------------------------------------------------------------------------- issue 12: cpu_threads auto
+
+def test_cpu_threads_auto_is_decided_from_the_cores_at_start(harness, monkeypatch):
+    import torch
+
+    from fusion_ros import device
+    monkeypatch.setattr(device, 'available_cores', lambda: 3)
+    h = harness({'cpu_threads': 0}, connect=False)  # 0: auto, the shipped default
+    assert torch.get_num_threads() == 2  # max(1, 3 - 1): one core left to the executor and DDS
+    assert 'auto' in h.node.model_state()['cpu threads']
+    h2 = harness({'cpu_threads': 1}, connect=False)  # an explicit count is used as given
+    assert torch.get_num_threads() == 1 and 'auto' not in h2.node.model_state()['cpu threads']
+
+
+# ---------------------------------------------------------------------------- issue 9
+
+def test_reset_during_training_wins_and_both_responses_say_so(harness, monkeypatch):
+    h = harness({'train_epochs': 3, 'train_work_size': 64})
+    h.stream(2)
+    gate, started = threading.Event(), threading.Event()
+    real_fit = engine_mod.fit_scene
+
+    def gated_fit(*args, **kwargs):
+        started.set()
+        assert gate.wait(60)
+        return real_fit(*args, **kwargs)
+    monkeypatch.setattr(engine_mod, 'fit_scene', gated_fit)
+    future = h.train.call_async(Trigger.Request())
+    assert wait_for(started.is_set)
+    reset = h.call(h.reset)
+    assert reset.success and 'now ssvif' in reset.message and 'cancelled' in reset.message
+    version = h.node.engine.active.version
+    gate.set()
+    assert wait_for(future.done, timeout_s=120)
+    trained = future.result()
+    assert not trained.success and 'discarded' in trained.message and 'reset' in trained.message
+    assert h.node.engine.active.model.name == 'ssvif' and h.node.engine.active.version == version
+    h.send(9 * 10**9)
+    assert wait_for(lambda: h.count() >= 3) and h.node.engine.active.version == version
+
+
+def test_diagnostics_describe_a_recent_window_and_sync_warns_when_pairs_stop(harness):
+    h = harness({'diagnostics_window_s': 1.0})
+    wrong = array_to_image_msg(thermal_image(), 'mono8', header(10**9, 'thermal_optical_frame'))
+    wrong.encoding = 'bayer_rggb8'
+    h.send(10**9, thermal_msg=wrong)
+    assert wait_for(lambda: h.latest_status('processing')[0] is not None
+                    and h.latest_status('processing')[0].level == b'\x01')
+    # good frames afterwards: the warning goes once the bad frame is out of the window, the total stays
+    stamps = iter(range(2 * 10**9, 100 * 10**9, 100_000_000))
+
+    def processing_ok():
+        h.send(next(stamps))
+        status, values = h.latest_status('processing')
+        return status.level == b'\x00' and values.get('dropped bad_input') == '1'
+    assert wait_for(processing_ok, timeout_s=30, period_s=0.1)
+    assert h.latest_status('sync')[0].level == b'\x00'
+    # then the thermal stamps jump 10 s ahead: both inputs arrive, nothing pairs -> WARN naming the fix
+    base = 200 * 10**9
+
+    def sync_warns():
+        t = next(stamps) + base
+        h.publish(t, thermal_stamp_ns=t + 10 * 10**9)
+        status, _ = h.latest_status('sync')
+        return status.level == b'\x01' and 'approximate_sync_tolerance_seconds' in status.message
+    assert wait_for(sync_warns, timeout_s=30, period_s=0.1)
+    status, values = h.latest_status('sync')
+    assert '+10.0' in status.message and 'no pair in the last' in status.message
+    assert values['newest thermal - rgb stamp (s)'].startswith('+10.0') or values[
+        'newest thermal - rgb stamp (s)'].startswith('+9.9')
+    assert h.node._sync_warned  # and it was logged
+
+
+def test_unwritable_record_directory_exits_cleanly(ros_context, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from fusion_ros.ros.bringup import run
+    not_a_folder = tmp_path / 'a_file'
+    not_a_folder.write_text('')
+    target = not_a_folder / 'bags'  # cannot be created, even by root
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros_context.get_domain_id()))
+    proc = subprocess.run([sys.executable, '-m', 'fusion_ros.ros.fusion_node', '--ros-args', '-p',
+                           'record_enabled:=true', '-p', f'record_directory:={target}', '-p', 'fusion_model:=average',
+                           '-p', 'cpu_threads:=1'], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert 'cannot start: parameter record_directory' in proc.stderr and str(target) in proc.stderr
+    assert 'Traceback' not in proc.stderr and 'AttributeError' not in proc.stderr, proc.stderr
+    # `fusion-ros run` too (in a thread: rclpy's signal handlers belong to the main thread)
+    import torch
+    threads, codes = torch.get_num_threads(), []
+    worker = threading.Thread(target=lambda: codes.append(run(
+        params={'record_enabled': 'true', 'record_directory': str(target), 'fusion_model': 'average',
+                'cpu_threads': '1'}, domain_id=ros_context.get_domain_id())))
+    worker.start()
+    worker.join(120)
+    torch.set_num_threads(threads)
+    assert codes == [1]
+
+
+def test_large_inputs_are_resized_and_camera_info_scaled(harness):
+    from sensor_msgs.msg import CameraInfo
+    h = harness({'max_input_side': 32})
+    info = CameraInfo(width=W, height=H, distortion_model='plumb_bob', d=[0.1, 0.0, 0.0, 0.0, 0.0],
+                      k=[50.0, 0.0, 31.5, 0.0, 50.0, 23.5, 0.0, 0.0, 1.0],
+                      p=[50.0, 0.0, 31.5, 0.0, 0.0, 50.0, 23.5, 0.0, 0.0, 0.0, 1.0, 0.0])
+    info.header = header(0)
+    assert wait_for(lambda: h.camera_info_pub.get_subscription_count() > 0)
+    h.camera_info_pub.publish(info)
+    assert wait_for(lambda: h.node._camera_info is not None)
+    h.stream(2, thermal=thermal_image(48, 64, 'mono16'), thermal_encoding='mono16')
+    assert wait_for(lambda: h.count() >= 2 and h.count('fused/camera_info') >= 2)
+    fused, reg = h.outputs['fused/image'][-1], h.outputs['thermal/registered'][-1]
+    assert (fused.width, fused.height) == (32, 24) and (reg.width, reg.height) == (32, 24)
+    scaled = h.outputs['fused/camera_info'][-1]
+    assert (scaled.width, scaled.height) == (32, 24) and stamp_of(scaled) == stamp_of(fused)
+    assert list(scaled.k) == pytest.approx([25.0, 0.0, 15.5, 0.0, 25.0, 11.5, 0.0, 0.0, 1.0])
+    assert list(scaled.d) == pytest.approx(list(info.d))
+    assert wait_for(lambda: h.latest_status('processing')[1].get('pairs resized to max_input_side') == '2')
+    assert 'resized' in h.latest_status('processing')[0].message
+
+
+def test_colour_and_all_nan_thermal_are_reported(harness):
+    import numpy as np
+    h = harness()
+    colour = array_to_image_msg(rgb_image()[..., ::-1].copy(), 'rgb8', header(10**9, 'thermal_optical_frame'))
+    colour.encoding = 'bgr8'  # same bytes, channels swapped: what a colour camera driver publishes
+    h.send(10**9, thermal_msg=colour)
+    assert wait_for(lambda: h.count() >= 1)  # used (its luma), but said
+    assert h.node.stats.snapshot()['notes'] == {'thermal_colour': 1}
+
+    def inputs_warn():
+        status, values = h.latest_status('inputs')
+        return (status is not None and status.level == b'\x01' and 'colour images on the thermal topic' in
+                status.message and values.get('thermal colour frames (luma used)') == '1')
+    assert wait_for(inputs_warn)
+    nan = array_to_image_msg(np.full((H, W), np.nan, np.float32), '32FC1', header(2 * 10**9, 'thermal_optical_frame'))
+    h.send(2 * 10**9, thermal_msg=nan)
+    h.settle()
+    assert h.count() == 1 and h.node.stats.snapshot()['drops'] == {'bad_input': 1}  # skipped, counted
+    assert wait_for(lambda: h.latest_status('processing')[1].get('dropped bad_input') == '1')
+
+
+def test_only_enabled_outputs_are_advertised(harness):
+    h = harness({'publish_registered': False}, connect=False)
+    ns = h.namespace
+
+    def advertised():
+        names = {name for name, _ in h.node.get_publisher_names_and_types_by_node('fusion_node', ns)}
+        return {n[len(ns) + 1:] for n in names if n.startswith(ns + '/')}
+    assert wait_for(lambda: 'fused/image' in advertised())
+    assert advertised() == {'fused/image', 'fused/camera_info'}  # no registered, segmentation or detections
+    assert h.node.set_parameters([Parameter('publish_registered', value=True)])[0].successful
+    assert wait_for(lambda: 'thermal/registered' in advertised())
+    h.wait_connected()
+    h.send(10**9)
+    assert wait_for(lambda: h.count('thermal/registered') >= 1)
+    assert h.node.set_parameters([Parameter('publish_registered', value=False)])[0].successful
+    assert wait_for(lambda: 'thermal/registered' not in advertised())
+
+
+def test_output_qos_is_a_parameter(harness):
+    default = harness(connect=False)
+    assert wait_for(lambda: default.client.get_publishers_info_by_topic(f'{default.namespace}/fused/image'))
+    infos = default.client.get_publishers_info_by_topic(f'{default.namespace}/fused/image')
+    assert infos[0].qos_profile.reliability == ReliabilityPolicy.RELIABLE  # default unchanged
+    h = harness({'output_qos': 'best_effort', 'output_qos_depth': 3}, connect=False)
+    topic = f'{h.namespace}/fused/image'
+    assert wait_for(lambda: h.client.get_publishers_info_by_topic(topic))
+    assert h.client.get_publishers_info_by_topic(topic)[0].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+    assert h.node._output_qos.depth == 3
+    assert not h.node.set_parameters([Parameter('output_qos', value='reliable')])[0].successful  # read-only
+
+
+def test_fused_camera_info_follows_the_fused_image(harness):
+    from sensor_msgs.msg import CameraInfo
+    h = harness()
+    h.send(10**9)  # no camera_info yet: none published, and the model status says why
+    assert wait_for(lambda: h.count() >= 1)
+    assert h.count('fused/camera_info') == 0
+    assert 'none received on' in h.node.model_state()['camera_info']
+    assert h.node.model_state()['camera_info'].startswith(f'none received on {h.namespace}/rgb/camera_info')
+    info = CameraInfo(width=W, height=H, distortion_model='plumb_bob', d=[0.1, -0.2, 0.0, 0.0, 0.0],
+                      k=[50.0, 0.0, 32.0, 0.0, 51.0, 24.0, 0.0, 0.0, 1.0],
+                      p=[50.0, 0.0, 32.0, 0.0, 0.0, 51.0, 24.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    info.header = header(10**9, 'rgb_optical_frame')
+    assert wait_for(lambda: h.camera_info_pub.get_subscription_count() > 0)
+    h.camera_info_pub.publish(info)
+    assert wait_for(lambda: h.node._camera_info is not None)
+    h.stream(2, start_ns=2 * 10**9)
+    assert wait_for(lambda: h.count('fused/camera_info') >= 2)
+    fused_by_stamp = {stamp_of(m): m for m in h.outputs['fused/image']}
+    for msg in h.outputs['fused/camera_info']:
+        image = fused_by_stamp[stamp_of(msg)]  # one per fused image, with its header
+        assert msg.header.frame_id == image.header.frame_id == 'rgb_optical_frame'
+        assert (msg.width, msg.height) == (image.width, image.height)
+        assert list(msg.k) == list(info.k) and list(msg.d) == list(info.d) and list(msg.p) == list(info.p)

@@ -33,3 +33,12 @@ def test_main_job_on_a_tiny_recording(tmp_path, ros_context):
     assert 'SSIM score' in summary['training']['message']
     assert summary['quality_mean']['shipped_model']['ssim_score'] > 0
     assert summary['latency_ms']['end_to_end_mean_max'] is not None
+
+
+def test_main_job_starts_the_node_from_the_shipped_defaults():
+    """Issue 12: `make demo`, `fusion-ros run` and the launch file start from the same defaults (config/fuse.yaml =
+    the dataclass defaults, checked in test_bringup): the main job overrides only what it must, not cpu_threads."""
+    from fusion_ros.ros.main_job import node_parameters
+    assert set(node_parameters()) == {'use_sim_time', 'device', 'train_epochs', 'train_time_budget_s'}
+    assert node_parameters(segmentation_model='seg.pt')['segmentation_model_path'] == 'seg.pt'
+    assert node_parameters()['device'] == 'auto'

@@ -57,3 +57,23 @@ def test_detection_array_fields(monkeypatch):
 def test_no_vision_msgs_means_no_detection_array(monkeypatch):
     monkeypatch.setattr(outputs, 'HAVE_VISION_MSGS', False)
     assert outputs.detections_msg([], Header()) is None
+
+
+def test_output_topics_and_camera_info():
+    from sensor_msgs.msg import CameraInfo
+    assert outputs.output_topics(registered=False, segmentation=False, detection=False) == ['fused/image']
+    assert outputs.output_topics(registered=True, segmentation=True, detection=True) == [
+        'fused/image', 'thermal/registered', 'segmentation/mask', 'segmentation/overlay', 'detections/image']
+    assert outputs.camera_info_topic('/camera/color/image_raw') == '/camera/color/camera_info'
+    header = Header(frame_id='rgb_optical_frame')
+    header.stamp.sec = 3
+    info = CameraInfo(width=640, height=480, distortion_model='plumb_bob', d=[0.1] * 5, binning_x=0,
+                      k=[500.0, 0.0, 319.5, 0.0, 500.0, 239.5, 0.0, 0.0, 1.0],
+                      p=[500.0, 0.0, 319.5, 0.0, 0.0, 500.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0])
+    info.header.frame_id = 'other'
+    same = outputs.camera_info_msg(info, header, (640, 480), (640, 480))
+    assert (same.header.stamp.sec, same.header.frame_id) == (3, 'rgb_optical_frame')  # the fused image's header
+    assert list(same.k) == list(info.k) and (same.width, same.height) == (640, 480)
+    half = outputs.camera_info_msg(info, header, (320, 240), (640, 480))
+    assert (half.width, half.height) == (320, 240) and list(half.d) == [0.1] * 5
+    assert list(half.k) == pytest.approx([250.0, 0.0, 159.5, 0.0, 250.0, 119.5, 0.0, 0.0, 1.0])
