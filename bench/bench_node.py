@@ -1,8 +1,15 @@
 """Fusion node throughput over DDS: 640x480 RGB + thermal pairs at 30 Hz into ``fusion_node``, across
 processes.
 
-    .venv/bin/python bench/bench_node.py [--duration 30] [--rate 30] [--cpu-threads 1]
+    .venv/bin/python bench/bench_node.py [--duration 30] [--rate 30] [--configs ssvif]
+                                         [--cpu-threads N | --thread-sweep 1 2 ...] [--device cpu]
                                          [--ssvif models/ssvif_default.pt] [--record BENCHMARKS.md]
+
+The node runs with the shipped defaults (``config/fuse.yaml``: ``cpu_threads`` 0 = auto, ``device``
+auto, ...) unless told otherwise; the parameters a configuration overrides are printed before it runs
+and shown in the table (``--cpu-threads``, ``--device``, ``-p NAME:=VALUE``). ``--thread-sweep 1 2``
+runs every configuration with the pure defaults and then with each ``cpu_threads`` given, in one run,
+so the table has a defaults column beside the explicit settings.
 
 Three processes per configuration, as on a robot:
 
@@ -23,7 +30,7 @@ the node's ``/diagnostics`` counters (difference between the last status before 
 the first one after it in which every pair has been dealt with) and this process's own counts; node CPU
 and peak RSS; the node's own per-stage times.
 
-Configurations: ``average`` (fusion only, the default model); ``ssvif`` (fusion only, the SSVIF CNN)
+Configurations: ``average`` (fusion only, the baseline); ``ssvif`` (fusion only, the SSVIF CNN)
 when ``--ssvif`` names an existing checkpoint; ``all`` (fusion + segmentation + detection, small
 random-weight models built here: smp Segformer mit_b0, 19 classes, and ultralytics ``yolo11n.yaml``;
 speed does not depend on the weights, though the number of boxes drawn does). ``--record FILE``
@@ -316,7 +323,28 @@ def build_head_models(folder: Path) -> tuple[Path, Path]:
 class Config:
     key: str
     label: str
-    params: dict[str, str]
+    params: dict[str, str]  # the parameters overridden (everything else: config/fuse.yaml)
+
+
+def overrides_text(params: dict[str, str]) -> str:
+    """``'fusion_model:=average cpu_threads:=1'`` (or ``'none'``), paths shortened to their file name."""
+    def short(v):
+        return Path(v).name if os.sep in v else v
+    return ' '.join(f'{k}:={short(v)}' for k, v in params.items()) or 'none'
+
+
+def expand_threads(configs: list[Config], settings: list[int | None]) -> list[Config]:
+    """Each configuration once per ``cpu_threads`` setting; None: not overridden (the shipped default)."""
+    out = []
+    for cfg in configs:
+        for n in settings:
+            if n is None:
+                out.append(Config(f'{cfg.key}_default', f'{cfg.label}, cpu_threads default (0 = auto)',
+                                  dict(cfg.params)))
+            else:
+                out.append(Config(f'{cfg.key}_t{n}', f'{cfg.label}, cpu_threads {n}',
+                                  {**cfg.params, 'cpu_threads': str(n)}))
+    return out
 
 
 @dataclass
@@ -332,6 +360,7 @@ class Outcome:
     received: int = 0
     max_gap_ms: float = 0.0
     node: dict = field(default_factory=dict)  # diagnostics deltas and stages
+    node_model: dict = field(default_factory=dict)  # the node's model status values (device, cpu threads)
     cpu_pct: float | None = None
     machine_busy_pct: float | None = None
     rss_peak_mb: float | None = None
@@ -539,6 +568,7 @@ def run_config(cfg: Config, args, context, domain: int, workdir: Path, children:
         out.node = {k: c1[k] - c0[k] for k in c1}
         out.node['warmup_settled'] = settled(before[-1])
         out.node['stages_ms'] = stage_means(after[0])
+        out.node_model = dict(after[0].get('model', {}))
         measured = sorted((s, r) for s, r, warm in fused if not warm and start_ns <= s <= end_ns)
         out.received = len(measured)
         out.latencies_ms = [(r - s) / 1e6 for s, r in measured]
@@ -585,6 +615,9 @@ def table(outcomes: list[Outcome], duration: float) -> str:
     def row(name, fn):
         rows.append((name, [fn(o) if o.ok else '-' for o in outcomes]))
 
+    row('parameters overridden (else config/fuse.yaml)', lambda o: f'`{overrides_text(o.config.params)}`')
+    row('node device / torch CPU threads (its /diagnostics)',
+        lambda o: f"{o.node_model.get('device', '?')} / {o.node_model.get('cpu threads', '?').split(' (')[0]}")
     row('pairs published (rate achieved by the camera, Hz)',
         lambda o: f"{o.pub['published']} ({o.pub['achieved_rate_hz']:.1f})"
                   + (f", {o.pub['skipped_ticks']} ticks missed" if o.pub['skipped_ticks'] else ''))
@@ -628,13 +661,14 @@ def table(outcomes: list[Outcome], duration: float) -> str:
 
 def machine_text(args) -> str:
     import torch
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'
     try:
         from rclpy.utilities import get_rmw_implementation_identifier
         rmw = get_rmw_implementation_identifier()
     except Exception:  # noqa: BLE001 - informative only
         rmw = os.environ.get('RMW_IMPLEMENTATION', 'default')
     return (f'{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; '
-            f'torch {torch.__version__} on CPU; ROS 2 Kilted rclpy wheels, {rmw} with its default profile')
+            f'torch {torch.__version__}, {gpu}; ROS 2 Kilted rclpy wheels, {rmw} with its default profile')
 
 
 # ------------------------------------------------------------------------------------ main
@@ -647,7 +681,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--width', type=int, default=640)
     p.add_argument('--height', type=int, default=480)
     p.add_argument('--thermal-encoding', choices=('mono16', 'mono8'), default='mono16')
-    p.add_argument('--cpu-threads', type=int, default=1, help='the node\'s cpu_threads parameter (1)')
+    threads = p.add_mutually_exclusive_group()
+    threads.add_argument('--cpu-threads', type=int, metavar='N',
+                         help="override the node's cpu_threads (default: not overridden, the shipped 0 = auto)")
+    threads.add_argument('--thread-sweep', type=int, nargs='+', metavar='N',
+                         help='run every configuration with the shipped defaults, then with cpu_threads:=N for '
+                              'each N given (e.g. --thread-sweep 1 2): one table, a defaults column included')
+    p.add_argument('--device', help="override the node's device (default: not overridden, the shipped 'auto')")
     p.add_argument('--configs', nargs='+', choices=('average', 'ssvif', 'all'),
                    default=['average', 'ssvif', 'all'],
                    help='configurations to run (ssvif only when its checkpoint exists)')
@@ -686,13 +726,15 @@ def main(argv: list[str] | None = None) -> int:
     for p_cpu, pid, cmd in others:
         print(f'  busy already: {p_cpu:.0f}% of a core, pid {pid}: {cmd[:150]}')
 
-    common = {'device': 'cpu', 'cpu_threads': str(args.cpu_threads)}
+    common = {}  # overrides for every configuration; by default none: the node runs with config/fuse.yaml
+    if args.device:
+        common['device'] = args.device
     for item in args.param:
         name, sep, value = item.partition(':=')
         if not sep:
             raise SystemExit(f'--param: expected NAME:=VALUE, got {item!r}')
         common[name] = value
-    configs = []
+    configs: list[Config] = []
     if 'average' in args.configs:
         configs.append(Config('average', 'fusion only (`average`)', {**common, 'fusion_model': 'average'}))
     if 'ssvif' in args.configs:
@@ -724,10 +766,15 @@ def main(argv: list[str] | None = None) -> int:
                                    'segmentation_model_path': str(seg), 'detection_enabled': 'true',
                                    'detection_model_path': str(det),
                                    'detection_image_size': str(args.detection_image_size)}))
+        if args.thread_sweep:
+            configs = expand_threads(configs, [None, *args.thread_sweep])
+        elif args.cpu_threads is not None:
+            configs = [Config(c.key, c.label, {**c.params, 'cpu_threads': str(args.cpu_threads)}) for c in configs]
         rclpy.init(args=[], context=context, domain_id=domain)
         try:
             for cfg in configs:
-                print(f'{cfg.label}: running ({args.duration:.0f} s at {args.rate:g} Hz) ...', flush=True)
+                print(f'{cfg.label}: running ({args.duration:.0f} s at {args.rate:g} Hz); parameters overridden: '
+                      f'{overrides_text(cfg.params)} (everything else: config/fuse.yaml) ...', flush=True)
                 out = run_config(cfg, args, context, domain, workdir, children)
                 outcomes.append(out)
                 if not out.ok:
@@ -759,8 +806,8 @@ def record(args, md: str, domain: int, load_before, load_after, others, argv) ->
     if section_title not in text:
         parts += ['', section_title, '', (
             'Command: `.venv/bin/python bench/bench_node.py --record BENCHMARKS.md`. Per configuration, '
-            'three processes as on a robot: `fusion-ros run` (config/fuse.yaml plus `-p` overrides, '
-            '`device:=cpu`), a camera process publishing synthetic 640x480 `rgb8` + `mono16` pairs '
+            'three processes as on a robot: `fusion-ros run` (config/fuse.yaml plus the `-p` overrides shown '
+            'in the table), a camera process publishing synthetic 640x480 `rgb8` + `mono16` pairs '
             '(moving scene, equal stamps = system time at publication) over reliable QoS depth 10, and '
             'the benchmark process subscribing to `fused/image` (reliable, depth 10) and `/diagnostics`. '
             'Latency is receive time in the subscriber minus the header stamp (same clock). Counts come '
@@ -786,7 +833,8 @@ def record(args, md: str, domain: int, load_before, load_after, others, argv) ->
     idle = not others and load_before[0] <= 0.5
     parts += ['', f'### {today}, CPU, {args.duration:g} s per configuration at {args.rate:g} Hz', '',
               (f'Command: `{cmd}`. ROS_DOMAIN_ID {domain}{" (random)" if args.domain_id is None else ""}; '
-               f'node `cpu_threads:={args.cpu_threads}`, thermal `{args.thermal_encoding}`.'), '',
+               f'node parameters overridden: per column in the table (else config/fuse.yaml), thermal '
+               f'`{args.thermal_encoding}`.'), '',
               f'Machine: {machine_text(args)}.', '',
               ('An otherwise idle machine. ' if idle else '**Not an idle machine.** ')
               + f'Load average before the run {load_before[0]:.2f} '
