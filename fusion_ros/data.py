@@ -83,6 +83,8 @@ class DataConfig:
     thermal_norm: ``'auto'`` (8-bit by its range, 16-bit/float by 0.5-99.5 percentiles, as
         ``fusion_ros.io.read_pair``), ``'dtype'`` or ``'percentile'``.
     shuffle_buffer: samples held by the streaming dataset to shuffle bag frames (1: no shuffling).
+    exclude_test: drop the pairs of the fixed fusion test split (:mod:`fusion_ros.splits`) so no training
+        run or model selection sees them (default True).
     """
     paths: tuple[str, ...] = ()
     crop_size: int = 160
@@ -99,6 +101,7 @@ class DataConfig:
     pairing: PairingConfig = field(default_factory=PairingConfig)
     thermal_norm: Literal['auto', 'dtype', 'percentile'] = 'auto'
     shuffle_buffer: int = 64
+    exclude_test: bool = True
 
     def __post_init__(self):
         if isinstance(self.paths, (str, Path)):
@@ -564,6 +567,14 @@ def build_datasets(config: DataConfig, rank: int = 0, world_size: int = 1) -> Da
     sharded over ``rank`` / ``world_size``.
     """
     pairs, bag_paths = find_sources(config.paths)
+    if config.exclude_test:
+        from fusion_ros.splits import exclude_test
+
+        kept = exclude_test(pairs)
+        if pairs and not kept and not bag_paths:
+            raise DataError(f'all {len(pairs)} pairs under {", ".join(config.paths)} belong to the fixed test '
+                            'split (fusion_ros.splits); train on other data, or set exclude_test=False')
+        pairs = kept
     bags = [describe_bag(p, config.rgb_topic, config.thermal_topic) for p in bag_paths]
     split = plan_split(pairs, bags, config.val_fraction, config.seed, config.min_scenes)
     if not bags:

@@ -62,7 +62,7 @@ def exclude_test(pairs: Iterable) -> list:
     return [p for p in pairs if not is_test_pair(p.rgb, p.stem)]
 
 
-def test_pairs(data_root: str | Path, datasets: Sequence[str] = TEST_DATASETS) -> list:
+def held_out_pairs(data_root: str | Path, datasets: Sequence[str] = TEST_DATASETS) -> list:
     """The test pairs under ``data_root`` (a copy of ``shared/data``), sorted by dataset then stem.
 
     Returns :class:`fusion_ros.data.FolderPair` items whose ``scene`` is the dataset name.

@@ -418,8 +418,7 @@ class SSVIFObjective(nn.Module):
         out = self.fusion_model(rgb, thermal)
         fused, features = out['fused'], out['features']
         c = self.config.fusion_loss
-        fl = fusion_loss(fused, rgb, thermal, w_int=c.w_int, w_grad=c.w_grad, w_ssim=c.w_ssim,
-                         w_color=c.w_color, space=c.space, window_size=c.window_size)
+        fl = fusion_loss(fused, rgb, thermal, **c.kwargs())
         l_fusion = fl['loss']
         result = {k: v.detach() for k, v in fl.items() if k != 'loss'}
         result['fusion'] = l_fusion.detach()

@@ -50,8 +50,16 @@ def register(sub) -> None:
     g.add_argument('--queue-size', type=int, default=10, help='pairing queue per topic (default 10)')
 
     g = p.add_argument_group('model and SSVIF')
-    g.add_argument('--width', type=int, default=32, help='fusion net feature channels (default 32)')
-    g.add_argument('--depth', type=int, default=2, help='fusion net residual blocks (default 2)')
+    g.add_argument('--arch', default='ssvif', choices=('ssvif', 'ssvif_blend'),
+                   help="fusion net: 'ssvif' (encoder-decoder, from random weights) or 'ssvif_blend' (starts "
+                        "as the max rule and learns where to depart from it; the shipped model) (default ssvif)")
+    g.add_argument('--width', type=int, help='fusion net feature channels (default: the arch default)')
+    g.add_argument('--depth', type=int, help='fusion net residual blocks (default: the arch default)')
+    g.add_argument('--loss', default='paper', choices=('paper', 'field'),
+                   help="fusion loss: 'paper' (20/20/10/20) or 'field' (the paper's terms at 1/10 plus the "
+                        "field's metrics: SSIM, Qabf, VIF, Delta-E; fusion_ros.losses.fusion.FIELD_LOSS)")
+    g.add_argument('--include-test', action='store_true',
+                   help='also train on the fixed fusion test split (fusion_ros.splits); never for a shipped model')
     g.add_argument('--seg-model', default='mit_b0', help="SegFormer of the CSC branch (paper 'mit_b3')")
     g.add_argument('--weighting', default='gdwa', choices=('gdwa', 'dwa', 'fixed'), help='CSC loss weighting')
     g.add_argument('--no-csc', action='store_true', help='fusion loss only (no segmentation branches)')
@@ -62,7 +70,7 @@ def register(sub) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from fusion_ros.data import DataConfig
-    from fusion_ros.models.ssvif import SSVIFModelConfig
+    from fusion_ros.losses.fusion import FIELD_LOSS, FusionLossConfig
     from fusion_ros.pairing import PairingConfig
     from fusion_ros.ssvif import SSVIFConfig
     from fusion_ros.training.ssvif_run import SSVIFRunConfig
@@ -70,11 +78,14 @@ def config_from_args(args: argparse.Namespace):
     data = DataConfig(paths=tuple(args.data), crop_size=args.crop, max_side=args.max_side,
                       crops_per_pair=args.crops_per_pair, val_fraction=args.val_fraction, vflip=args.vflip,
                       seed=args.seed, rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic,
-                      pairing=PairingConfig(queue_size=args.queue_size, tolerance_s=args.tolerance))
+                      pairing=PairingConfig(queue_size=args.queue_size, tolerance_s=args.tolerance),
+                      exclude_test=not args.include_test)
+    sizes = {k: v for k, v in (('width', args.width), ('depth', args.depth)) if v is not None}
+    loss = FusionLossConfig(**FIELD_LOSS) if args.loss == 'field' else FusionLossConfig()
     return SSVIFRunConfig(
-        data=data, out_dir=args.out, model=SSVIFModelConfig(width=args.width, depth=args.depth),
+        data=data, out_dir=args.out, arch=args.arch, model=sizes or None,
         objective=SSVIFConfig(seg_model=args.seg_model, weighting=args.weighting, use_csc=not args.no_csc,
-                              two_stage=not args.no_two_stage),
+                              two_stage=not args.no_two_stage, fusion_loss=loss),
         lr=args.lr, batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience or None,
         steps_per_epoch=args.steps_per_epoch, val_batches=args.val_batches, time_budget_s=args.time_budget,
         device=args.device, num_workers=args.workers, resume=args.resume, init_from=args.init_from,

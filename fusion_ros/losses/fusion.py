@@ -76,6 +76,8 @@ class FusionLossConfig:
     """Weights and options of :func:`fusion_loss` (defaults: the paper's, Appendix B-A).
 
     space: ``'y'`` (intensity, gradient, SSIM on luminance; see the module docstring) or ``'rgb'``.
+    w_field_ssim, w_qabf, w_vif, w_delta_e: weights of the field-metric terms (0: the paper's loss), see
+        :func:`field_terms`; they need ``space='y'``.
     """
     w_int: float = 20.0
     w_grad: float = 20.0
@@ -83,14 +85,51 @@ class FusionLossConfig:
     w_color: float = 20.0
     space: Literal['y', 'rgb'] = 'y'
     window_size: int = 11
+    w_field_ssim: float = 0.0
+    w_qabf: float = 0.0
+    w_vif: float = 0.0
+    w_delta_e: float = 0.0
 
     def __post_init__(self):
         if self.space not in ('y', 'rgb'):
             raise ValueError(f"FusionLossConfig.space must be 'y' or 'rgb', got {self.space!r}")
+        if self.space != 'y' and self.field_weights() != (0.0, 0.0, 0.0, 0.0):
+            raise ValueError("FusionLossConfig: the field-metric terms work on luminance; use space='y'")
+
+    def field_weights(self) -> tuple[float, float, float, float]:
+        return (float(self.w_field_ssim), float(self.w_qabf), float(self.w_vif), float(self.w_delta_e))
+
+    def kwargs(self) -> dict:
+        """Keyword arguments of :func:`fusion_loss`."""
+        return dict(w_int=self.w_int, w_grad=self.w_grad, w_ssim=self.w_ssim, w_color=self.w_color,
+                    space=self.space, window_size=self.window_size, field=self.field_weights())
 
     @classmethod
     def from_dict(cls, d: dict) -> 'FusionLossConfig':
         return dataclass_from_dict(cls, d)
+
+
+#: The field-aware fusion loss the shipped blend model is trained with: the paper's four terms at a tenth
+#: of their weights plus the field's metrics (skimage-convention SSIM, Qabf, VIF, Delta-E lightness).
+FIELD_LOSS = dict(w_int=2.0, w_grad=2.0, w_ssim=1.0, w_color=2.0,
+                  w_field_ssim=2.0, w_qabf=3.0, w_vif=2.0, w_delta_e=0.4)
+
+
+def field_terms(fused_y: torch.Tensor, visible_y: torch.Tensor, thermal: torch.Tensor,
+                fused_rgb: torch.Tensor, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The field-metric deficits, each ``(B,)`` and 0 at best (see :mod:`fusion_ros.losses.field`).
+
+    ``field_ssim = 2 - SSIM(F, T) - SSIM(F, Y)`` (skimage convention), ``qabf = 1 - Qabf``,
+    ``vif = (2 - VIF(T, F) - VIF(Y, F)) / 2`` (can go below 0: VIF rewards added contrast),
+    ``delta_e = Delta-E lightness / 10``. Luma inputs ``(B, 1, H, W)``, colour ``(B, 3, H, W)``, in [0, 1].
+    """
+    from fusion_ros.losses.field import delta_e_lightness, qabf_soft, ssim_uniform_pair
+    from fusion_ros.metrics.vif import vifp
+
+    return {'field_ssim': 2.0 - ssim_uniform_pair(fused_y, thermal) - ssim_uniform_pair(fused_y, visible_y),
+            'qabf': 1.0 - qabf_soft(thermal, visible_y, fused_y),
+            'vif': (2.0 - vifp(thermal, fused_y) - vifp(visible_y, fused_y)).to(fused_y.dtype) / 2.0,
+            'delta_e': delta_e_lightness(rgb, fused_rgb) / 10.0}
 
 
 def gradient_abs(x: torch.Tensor) -> torch.Tensor:
@@ -101,6 +140,7 @@ def gradient_abs(x: torch.Tensor) -> torch.Tensor:
 def fusion_loss(fused: torch.Tensor, rgb: torch.Tensor, thermal: torch.Tensor, *,
                 w_int: float = 20.0, w_grad: float = 20.0, w_ssim: float = 10.0, w_color: float = 20.0,
                 space: str = 'y', window_size: int = 11,
+                field: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
                 reduction: Literal['mean', 'none'] = 'mean') -> dict[str, torch.Tensor]:
     """The SSVIF fusion loss, Eq. (3), and its four terms.
 
@@ -112,10 +152,13 @@ def fusion_loss(fused: torch.Tensor, rgb: torch.Tensor, thermal: torch.Tensor, *
         w_int, w_grad, w_ssim, w_color: the lambdas (paper: 20, 20, 10, 20).
         space: ``'y'`` or ``'rgb'``, see the module docstring.
         window_size: SSIM window; H and W must be at least this.
+        field: weights of the field-metric terms ``(field_ssim, qabf, vif, delta_e)`` of
+            :func:`field_terms` (all 0: the paper's loss; with any non-zero the terms are returned too).
         reduction: ``'mean'`` (batch means, 0-d tensors) or ``'none'`` (``(B,)`` per image).
 
     Returns:
-        dict ``loss`` (the weighted total), ``intensity``, ``gradient``, ``ssim``, ``color`` (unweighted).
+        dict ``loss`` (the weighted total), ``intensity``, ``gradient``, ``ssim``, ``color`` (unweighted),
+        and with field weights ``field_ssim``, ``qabf``, ``vif``, ``delta_e``.
 
     Example:
         >>> vis, ir = torch.rand(2, 3, 32, 32), torch.rand(2, 1, 32, 32)
@@ -149,6 +192,13 @@ def fusion_loss(fused: torch.Tensor, rgb: torch.Tensor, thermal: torch.Tensor, *
     color = _mean(f_ycc[:, 1:] - v_ycc[:, 1:])
     total = w_int * intensity + w_grad * gradient + w_ssim * ssim_term + w_color * color
     out = {'loss': total, 'intensity': intensity, 'gradient': gradient, 'ssim': ssim_term, 'color': color}
+    if any(w != 0.0 for w in field):
+        if space != 'y':
+            raise ValueError("fusion_loss: the field-metric terms work on luminance; use space='y'")
+        terms = field_terms(f, v, ir, fused, rgb)
+        for w, (name, value) in zip(field, terms.items()):
+            total = total + w * value
+        out.update(terms, loss=total)
     return out if reduction == 'none' else {k: v.mean() for k, v in out.items()}
 
 
@@ -161,9 +211,7 @@ class FusionLoss(nn.Module):
 
     def forward(self, fused: torch.Tensor, rgb: torch.Tensor,
                 thermal: torch.Tensor) -> dict[str, torch.Tensor]:
-        c = self.config
-        return fusion_loss(fused, rgb, thermal, w_int=c.w_int, w_grad=c.w_grad, w_ssim=c.w_ssim,
-                           w_color=c.w_color, space=c.space, window_size=c.window_size)
+        return fusion_loss(fused, rgb, thermal, **self.config.kwargs())
 
 
 def _mean(diff: torch.Tensor) -> torch.Tensor:
@@ -176,4 +224,4 @@ def _check_rgb(x: torch.Tensor, where: str) -> None:
         raise ValueError(f'{where}: expected a (B, 3, H, W) image, got {tuple(x.shape)}')
 
 
-__all__ = ['FusionLoss', 'FusionLossConfig', 'fusion_loss', 'gradient_abs', 'rgb_to_ycbcr', 'ycbcr_to_rgb']
+__all__ = ['FIELD_LOSS', 'FusionLoss', 'FusionLossConfig', 'field_terms', 'fusion_loss', 'gradient_abs', 'rgb_to_ycbcr', 'ycbcr_to_rgb']

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from fusion_ros.checkpoint import load_checkpoint, save_checkpoint
 from fusion_ros.data import DataConfig, DataError, Datasets, build_datasets
-from fusion_ros.models.ssvif import SSVIFFusionNet, SSVIFModelConfig
+from fusion_ros.models import build_model, config_from_dict
 from fusion_ros.ssvif import SSVIFConfig, SSVIFObjective
 from fusion_ros.training.distributed import (DistContext, all_have, all_reduce_sum, cleanup_distributed,
                                              setup_distributed)
@@ -51,9 +51,11 @@ from fusion_ros.training.early_stopping import EarlyStopping
 from fusion_ros.training.loop import LoopConfig, train_loop
 from fusion_ros.training.run_log import plot_curves, plot_samples, write_csv
 
-MODEL_NAME = 'ssvif'
+MODEL_NAME = 'ssvif'  # the default architecture
+ARCHS = ('ssvif', 'ssvif_blend')  # streaming fusion nets this run trains (fusion_ros.models names)
 LAST, BEST, LOG, CURVES, SAMPLES = 'last.pt', 'best.pt', 'log.csv', 'curves.png', 'samples.png'
-VAL_KEYS = ('loss', 'fusion', 'intensity', 'gradient', 'ssim', 'color')  # validation means in every stage
+VAL_KEYS = ('loss', 'fusion', 'intensity', 'gradient', 'ssim', 'color', 'field_ssim', 'qabf', 'vif',
+            'delta_e')  # validation means in every stage (field terms: 0 when not weighted)
 
 
 @dataclass
@@ -62,7 +64,9 @@ class SSVIFRunConfig:
 
     data: sources, crops (160), flips, 9:1 split (:class:`fusion_ros.data.DataConfig`).
     out_dir: where checkpoints, log and plots go.
-    model: the fusion net's sizes; objective: the SSVIF settings (segmentation model, weighting...).
+    arch: the fusion net, ``'ssvif'`` (:class:`fusion_ros.models.ssvif.SSVIFFusionNet`) or ``'ssvif_blend'``
+        (:class:`fusion_ros.models.blend.BlendFusionNet`, starts as the max rule).
+    model: the fusion net's sizes (the config dataclass of ``arch``, or a plain dict); objective: the SSVIF settings (segmentation model, weighting...).
     lr, batch_size: Adam's learning rate (1e-4) and the batch size per process (10).
     max_epochs, patience, min_delta: at most 110 epochs; stop after ``patience`` epochs without a
         validation improvement larger than ``min_delta`` (``patience=None``: never).
@@ -82,7 +86,8 @@ class SSVIFRunConfig:
     """
     data: DataConfig = field(default_factory=DataConfig)
     out_dir: str = 'runs/ssvif'
-    model: SSVIFModelConfig = field(default_factory=SSVIFModelConfig)
+    arch: str = MODEL_NAME
+    model: object = None
     objective: SSVIFConfig = field(default_factory=SSVIFConfig)
     lr: float = 1e-4
     batch_size: int = 10
@@ -104,8 +109,12 @@ class SSVIFRunConfig:
     def __post_init__(self):
         if isinstance(self.data, dict):
             self.data = DataConfig(**self.data)
-        if isinstance(self.model, dict):
-            self.model = SSVIFModelConfig.from_dict(self.model)
+        if self.arch not in ARCHS:
+            raise ValueError(f'SSVIFRunConfig.arch must be one of {ARCHS}, got {self.arch!r}')
+        if self.model is None:
+            self.model = build_model(self.arch).config
+        elif isinstance(self.model, dict):
+            self.model = config_from_dict(self.arch, self.model)
         if isinstance(self.objective, dict):
             self.objective = SSVIFConfig.from_dict(self.objective)
         if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
@@ -185,7 +194,7 @@ class _Run:
         c = self.config
         resume_from = self._check_out_dir()
         torch.manual_seed(c.seed)
-        self.model = SSVIFFusionNet(c.model)
+        self.model = build_model(c.arch, c.model)
         self.objective = SSVIFObjective(self.model, c.objective).to(self.device)
         self.optimizer = torch.optim.Adam(self.objective.parameters(), lr=c.lr)
         if resume_from is not None:
@@ -231,10 +240,10 @@ class _Run:
     def _resume(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
         needed = {'objective', 'optimizer', 'epoch', 'history', 'early_stopping', 'rng', 'run'}
-        if ckpt['model'] != MODEL_NAME or not needed <= set(ckpt):
+        if ckpt['model'] != self.config.arch or not needed <= set(ckpt):
             raise ValueError(f'{path}: not the last.pt of an SSVIF training run (model {ckpt["model"]!r}, '
                              f'lacking {sorted(needed - set(ckpt))}); give another --out')
-        saved_model = SSVIFModelConfig.from_dict(ckpt['config'])
+        saved_model = config_from_dict(self.config.arch, ckpt['config'])
         saved_objective = SSVIFConfig.from_dict(ckpt['run']['objective'])
         for what, saved, now in (('model', saved_model, self.config.model),
                                  ('objective', saved_objective, self.config.objective)):
@@ -256,8 +265,8 @@ class _Run:
 
     def _init_from(self, path: str) -> None:
         ckpt = load_checkpoint(path)
-        if ckpt['model'] != MODEL_NAME or SSVIFModelConfig.from_dict(ckpt['config']) != self.config.model:
-            raise ValueError(f'{path}: init_from needs an {MODEL_NAME!r} checkpoint with model config '
+        if ckpt['model'] != self.config.arch or config_from_dict(ckpt['model'], ckpt['config']) != self.config.model:
+            raise ValueError(f'{path}: init_from needs an {self.config.arch!r} checkpoint with model config '
                              f'{self.config.model}; it holds {ckpt["model"]!r} with {ckpt["config"]}')
         self.model.load_state_dict(ckpt['state_dict'])
 
@@ -430,7 +439,7 @@ class _Run:
     def _write(self, epoch: int, improved: bool) -> None:
         meta = self._meta(epoch)
         if improved:
-            save_checkpoint(self.out / BEST, self.model, MODEL_NAME, meta={**meta, 'best_epoch': epoch})
+            save_checkpoint(self.out / BEST, self.model, self.config.arch, meta={**meta, 'best_epoch': epoch})
             self._write_samples(epoch)
         objective_state = {k: v for k, v in self.objective.state_dict().items()
                            if not k.startswith('fusion_model.')}  # the model itself is under 'state_dict'
@@ -438,7 +447,7 @@ class _Run:
                  'history': self.history, 'early_stopping': self.early.state_dict(),
                  'run': _plain(asdict(self.config)), 'elapsed_s': self._elapsed(),
                  'rng': {'torch': torch.get_rng_state()}}
-        save_checkpoint(self.out / LAST, self.model, MODEL_NAME, meta=meta, extra=extra)
+        save_checkpoint(self.out / LAST, self.model, self.config.arch, meta=meta, extra=extra)
         write_csv(self.history, self.out / LOG)
         plot_curves(self.history, self.out / CURVES)
 
