@@ -15,7 +15,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
-        ('share/' + PACKAGE + '/models', glob('models/*.pt') + glob('models/*.md')),
+        ('share/' + PACKAGE + '/models', glob('models/*.pt') + glob('models/*.json') + glob('models/*.md')),
     ],
     python_requires='>=3.10',
     # numpy/opencv/torch come from rosdep (package.xml) on a robot and from requirements.txt here;

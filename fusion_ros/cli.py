@@ -11,8 +11,8 @@ import sys
 
 from fusion_ros.imaging import ImageError
 
-# Sub-commands, in the order ``--help`` lists them.
-COMMANDS = ['fuse', 'evaluate', 'train', 'run', 'play', 'demo']
+# Sub-command modules (fusion_ros/commands/<name>.py), in the order ``--help`` lists them.
+COMMANDS = ['fuse', 'evaluate', 'train', 'run', 'play', 'demo', 'detect', 'train_detector', 'eval_detector']
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from fusion_ros.checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for run records
     try:
         return args.handler(args)
     except (FileNotFoundError, ImageError, CheckpointError, ValueError, KeyError) as exc:

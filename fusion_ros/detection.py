@@ -16,8 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fusion_ros.segmentation import palette
-
 
 class DetectionModelError(ValueError):
     """A detection model file that is missing or not an ultralytics detection model."""
@@ -63,6 +61,12 @@ class DetectorConfig:
             raise ValueError(f'max_detections must be >= 1, got {self.max_detections}')
 
 
+def offline_ultralytics() -> None:
+    """Make ultralytics run offline: ``YOLO_OFFLINE`` (no online checks, telemetry or downloads of
+    assets it can do without). Call before ultralytics is first imported; later calls are harmless."""
+    os.environ.setdefault('YOLO_OFFLINE', '1')
+
+
 def _ultralytics_device(device) -> str:
     """ultralytics' device names: ``'cpu'``, or the CUDA index (``'cuda:1'`` -> ``'1'``, ``'cuda'`` -> ``'0'``)."""
     name = str(device)
@@ -80,7 +84,7 @@ class Detector:
             raise DetectionModelError(
                 f'{path}: no such detection model file; give the path of a local ultralytics model '
                 '(e.g. a trained yolo11n.pt): models are never downloaded')
-        os.environ.setdefault('YOLO_OFFLINE', '1')  # no online checks or telemetry
+        offline_ultralytics()  # no online checks or telemetry
         from ultralytics import YOLO  # heavy import, only when detection is used
 
         try:
@@ -122,6 +126,8 @@ def draw_detections(rgb: np.ndarray, detections: list[Detection]) -> np.ndarray:
     img = np.asarray(rgb)
     if img.dtype != np.uint8:
         img = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+    from fusion_ros.segmentation import palette
+
     img = np.ascontiguousarray(img.copy())
     colours = palette(256)
     thickness = max(1, round(min(img.shape[:2]) / 300))

@@ -1,4 +1,4 @@
-"""The fusion engine behind the ROS node, ROS-free: align, fuse, segment, detect; per-scene training.
+"""The fusion engine behind the ROS node, ROS-free: align, fuse, run the heads; per-scene training.
 
 ``FusionEngine.process(rgb, thermal)`` takes one synchronised pair as float arrays and returns every
 output image with per-stage timings. The active fusion model sits behind one reference that is
@@ -208,24 +208,45 @@ class ActiveModel:
 # --------------------------------------------------------------------------- outputs
 
 
-@dataclass
 class FrameOutput:
     """Everything computed for one pair.
 
     fused: ``(H, W, 3)`` float32 in [0, 1] on the RGB grid; thermal_registered: ``(H, W)`` float32;
-    labels / overlay: ``(H, W)`` uint8 class ids and ``(H, W, 3)`` uint8 colour overlay (segmentation on);
-    detections / annotated: boxes and the ``(H, W, 3)`` uint8 annotated image (detection on);
-    timings: seconds per stage (``align``, ``fuse``, ``segment``, ``detect``); model, version: who fused.
+    heads: ``{head name: HeadOutput(result, image)}`` for each head that ran (:mod:`fusion_ros.heads`);
+    timings: seconds per stage (``align``, ``fuse``, and each head's stage: ``segment``, ``detect``);
+    model, version: who fused.
+
+    ``labels`` / ``overlay`` (segmentation: ``(H, W)`` uint8 class ids, ``(H, W, 3)`` uint8 overlay) and
+    ``detections`` / ``annotated`` (detection: boxes, ``(H, W, 3)`` uint8 annotated image) are shorthands
+    for ``heads['segmentation']`` and ``heads['detection']`` (None when that head did not run); they are
+    accepted as keyword arguments too.
     """
-    fused: np.ndarray
-    thermal_registered: np.ndarray
-    model: str
-    version: int
-    timings: dict[str, float] = field(default_factory=dict)
-    labels: np.ndarray | None = None
-    overlay: np.ndarray | None = None
-    detections: list | None = None
-    annotated: np.ndarray | None = None
+
+    def __init__(self, fused: np.ndarray, thermal_registered: np.ndarray, model: str, version: int,
+                 timings: dict[str, float] | None = None, heads: dict | None = None, *, labels=None, overlay=None,
+                 detections=None, annotated=None):
+        from fusion_ros.heads import HeadOutput
+
+        self.fused, self.thermal_registered, self.model, self.version = fused, thermal_registered, model, version
+        self.timings = dict(timings or {})
+        self.heads = dict(heads or {})
+        if labels is not None:
+            self.heads['segmentation'] = HeadOutput(labels, overlay)
+        if detections is not None:
+            self.heads['detection'] = HeadOutput(detections, annotated)
+
+    def _head(self, name: str, image: bool):
+        out = self.heads.get(name)
+        return None if out is None else (out.image if image else out.result)
+
+    labels = property(lambda self: self._head('segmentation', False))
+    overlay = property(lambda self: self._head('segmentation', True))
+    detections = property(lambda self: self._head('detection', False))
+    annotated = property(lambda self: self._head('detection', True))
+
+    def __repr__(self) -> str:
+        h, w = self.fused.shape[:2]
+        return f'FrameOutput({w}x{h}, model={self.model!r} v{self.version}, heads={list(self.heads)})'
 
 
 @dataclass
@@ -259,27 +280,38 @@ def _fmt_scores(scores: dict[str, float] | None) -> str:
 
 
 class FusionEngine:
-    """Align, fuse, segment and detect one pair at a time; swap models atomically; train per scene.
+    """Align, fuse and run the heads on one pair at a time; swap models atomically; train per scene.
 
     Args:
         shipped: the fusion model to start with and to return to on :meth:`reset`.
         align: alignment settings (:class:`AlignConfig`); change them with :meth:`set_align`.
         device: inference device (``'auto'``, ``'cpu'``, ``'cuda:N'`` or a torch.device).
-        segmenter: optional :class:`fusion_ros.segmentation.Segmenter`.
-        detector: optional :class:`fusion_ros.detection.Detector`.
-        overlay_alpha: weight of the class colours in the segmentation overlay.
+        heads: the heads to run on every fused image, in order (:class:`fusion_ros.heads.Head`, e.g.
+            from :func:`fusion_ros.heads.load_head`); :attr:`heads` maps their names to them.
+        segmenter, detector: shorthands: a :class:`fusion_ros.segmentation.Segmenter` or
+            :class:`fusion_ros.detection.Detector` is run as the ``segmentation`` / ``detection`` head
+            (``overlay_alpha``: the segmentation overlay's colour weight).
 
     ``process`` may be called from one thread while ``train_scene`` runs on another; ``swap``,
     ``reset`` and ``set_align`` from any thread.
     """
 
     def __init__(self, shipped: FusionModel, align: AlignConfig | None = None, device='cpu', *,
-                 segmenter=None, detector=None, overlay_alpha: float = 0.5):
+                 heads=(), segmenter=None, detector=None, overlay_alpha: float = 0.5):
         self.device = device if isinstance(device, torch.device) else resolve_device(str(device))
         self.shipped = shipped
-        self.segmenter = segmenter
-        self.detector = detector
-        self.overlay_alpha = float(overlay_alpha)
+        heads = list(heads)
+        if segmenter is not None:
+            from fusion_ros.heads.segmentation import SegmentationConfig, SegmentationHead
+            heads.append(SegmentationHead(segmenter, SegmentationConfig(float(overlay_alpha))))
+        if detector is not None:
+            from fusion_ros.heads.detection import DetectionHead
+            heads.append(DetectionHead(detector))
+        self.heads: dict[str, object] = {}
+        for head in heads:
+            if head.name in self.heads:
+                raise ValueError(f'two {head.name!r} heads given; give each head once')
+            self.heads[head.name] = head
         self._align = align or AlignConfig()
         self._swap_lock = threading.Lock()
         self._train_lock = threading.Lock()
@@ -290,6 +322,18 @@ class FusionEngine:
         self._active = ActiveModel(shipped, 0, time.time())
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def segmenter(self):
+        """The segmentation head's :class:`fusion_ros.segmentation.Segmenter`, or None."""
+        head = self.heads.get('segmentation')
+        return None if head is None else head.segmenter
+
+    @property
+    def detector(self):
+        """The detection head's :class:`fusion_ros.detection.Detector`, or None."""
+        head = self.heads.get('detection')
+        return None if head is None else head.detector
 
     @property
     def active(self) -> ActiveModel:
@@ -350,31 +394,25 @@ class FusionEngine:
 
     def process(self, rgb: np.ndarray, thermal: np.ndarray, *, heads: bool = True,
                 align: AlignConfig | None = None) -> FrameOutput:
-        """Fuse one pair (and run the heads that are configured).
+        """Fuse one pair (and run the heads).
 
         Args:
             rgb: ``(H, W, 3)`` float32 in [0, 1].
             thermal: ``(h, w)`` float32 in [0, 1], any resolution.
-            heads: run segmentation and detection when configured.
+            heads: run the heads (:attr:`heads`) on the fused image.
             align: for this pair instead of :attr:`align` (e.g. :meth:`AlignConfig.rescaled` for resized inputs).
         """
+        from fusion_ros.heads import HeadOutput
+
         active = self._active  # one read: the whole frame uses one model and its transform
         fused, registered, t_align, t_fuse = self._fuse(rgb, thermal, active.model, align or self._align)
         out = FrameOutput(fused, registered, active.model.name, active.version,
                           timings={'align': t_align, 'fuse': t_fuse})
-        if heads and self.segmenter is not None:
-            from fusion_ros.segmentation import colour_overlay
+        for name, head in (self.heads.items() if heads else ()):
             t0 = time.perf_counter()
-            out.labels = self.segmenter.predict(fused)
-            out.overlay = colour_overlay(fused, out.labels, self.overlay_alpha, self.segmenter.info.classes)
-            out.timings['segment'] = time.perf_counter() - t0
-        if heads and self.detector is not None:
-            from fusion_ros.detection import draw_detections
-            t0 = time.perf_counter()
-            fused_u8 = np.round(fused * 255).astype(np.uint8)
-            out.detections = self.detector.predict(fused_u8)
-            out.annotated = draw_detections(fused_u8, out.detections)
-            out.timings['detect'] = time.perf_counter() - t0
+            result = head.run(fused)
+            out.heads[name] = HeadOutput(result, head.draw(fused, result))
+            out.timings[head.stage] = time.perf_counter() - t0
         return out
 
     # ------------------------------------------------------------------ per-scene training

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 SSVIF_DEFAULT = 'ssvif_default.pt'      # the streaming fusion model (SSVIF, paper 004)
-SEGMENTER_DEFAULT = 'segmenter_ssvif.pt'  # SSVIF's self-supervised SegFormer (unnamed region classes)
+SEGMENTER_DEFAULT = 'segmenter_ssvif.pt'  # SSVIF's self-supervised SegFormer: degenerate, not a working model
+DETECTOR_DEFAULT = 'detector_default.pt'  # the ultralytics detector (fusion-ros train-detector), when installed
 
 
 def model_dirs() -> list[Path]:

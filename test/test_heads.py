@@ -90,3 +90,79 @@ def test_engine_with_heads(segmentation_checkpoint, detection_model):
     assert out.labels.shape == (48, 64) and out.overlay.shape == (48, 64, 3)
     assert out.annotated.shape == (48, 64, 3) and isinstance(out.detections, list)
     assert {'segment', 'detect'} <= set(out.timings)
+
+
+# --------------------------------------------------------------------------- the heads package (issue 10)
+
+def test_head_registry_and_protocol(segmentation_checkpoint, detection_model):
+    from fusion_ros import heads
+    from fusion_ros.heads.segmentation import SegmentationConfig
+
+    assert heads.names() == ['segmentation', 'detection']
+    assert heads.get('detection').shipped == 'detector_default.pt' and heads.get('segmentation').shipped is None
+    with pytest.raises(KeyError, match='valid: segmentation, detection'):
+        heads.get('depth')
+    seg = heads.load_head('segmentation', segmentation_checkpoint, 'cpu', SegmentationConfig(0.25))
+    det = heads.load_head('detection', detection_model, 'cpu', DetectorConfig(confidence=0.0, image_size=64))
+    fused = np.random.default_rng(3).random((48, 64, 3), dtype=np.float32)
+    for head, stage in ((seg, 'segment'), (det, 'detect')):
+        assert isinstance(head, heads.Head) and head.stage == stage
+        result = head.run(fused)
+        drawn = head.draw(fused, result)
+        assert drawn.shape == (48, 64, 3) and drawn.dtype == np.uint8
+    assert seg.config.overlay_alpha == 0.25 and seg.path == segmentation_checkpoint
+    det.config = DetectorConfig(confidence=0.5, image_size=64)  # run-time change reaches the detector
+    assert det.detector.config.confidence == 0.5
+    with pytest.raises(ValueError, match='none ships'):
+        heads.load_head('segmentation')
+
+
+def test_detection_head_without_a_path_looks_for_the_shipped_detector(tmp_path, monkeypatch, detection_model):
+    import shutil
+
+    from fusion_ros import heads, shipped
+    monkeypatch.setattr(shipped, 'model_dirs', lambda: [tmp_path])
+    with pytest.raises(FileNotFoundError, match='detector_default.pt not found'):
+        heads.load_head('detection')
+    shutil.copy(detection_model, tmp_path / 'detector_default.pt')
+    assert heads.load_head('detection').path == tmp_path / 'detector_default.pt'
+
+
+def test_engine_runs_a_list_of_heads(segmentation_checkpoint):
+    """A new head needs no engine change: any object with name, stage, config, run and draw."""
+    from fusion_ros.heads import load_head
+
+    class Brightness:
+        name, stage, config = 'brightness', 'bright', None
+
+        def run(self, fused):
+            return float(fused.mean())
+
+        def draw(self, fused, result):
+            return np.full(fused.shape, round(result * 255), np.uint8)
+    engine = FusionEngine(load_fusion_model('average'), heads=[load_head('segmentation', segmentation_checkpoint),
+                                                               Brightness()])
+    out = engine.process(np.full((16, 16, 3), 0.5, np.float32), np.full((16, 16), 0.5, np.float32))
+    assert list(out.heads) == ['segmentation', 'brightness'] and out.heads['brightness'].result == pytest.approx(0.5)
+    assert {'segment', 'bright'} <= set(out.timings) and out.labels.shape == (16, 16) and out.detections is None
+    assert engine.segmenter is not None and engine.detector is None
+    with pytest.raises(ValueError, match='two'):
+        FusionEngine(load_fusion_model('average'), heads=[Brightness(), Brightness()])
+
+
+def test_segmentation_checkpoint_as_documented(tmp_path):
+    """The checkpoint format of README (Segmentation) and fusion_ros/segmentation.py, written by hand as a plain
+    dict, loads as the segmentation head."""
+    pytest.importorskip('segmentation_models_pytorch')
+    from fusion_ros.heads import load_head
+
+    torch.manual_seed(0)
+    net = build_segmentation_model(TINY_SEG)
+    torch.save({'format': 'fusion_ros.segmentation', 'format_version': 1, 'arch': 'Unet', 'encoder': 'resnet18',
+                'in_channels': 3, 'classes': 3, 'class_names': ['background', 'person', 'car'],
+                'model_kwargs': {'encoder_depth': 3, 'decoder_channels': [16, 8, 4]},
+                'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225], 'state_dict': net.state_dict()},
+               tmp_path / 'mine.pt')
+    head = load_head('segmentation', tmp_path / 'mine.pt')
+    labels = head.run(np.zeros((32, 40, 3), np.float32))
+    assert labels.shape == (32, 40) and head.class_names == ['background', 'person', 'car']

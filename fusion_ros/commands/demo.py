@@ -17,7 +17,11 @@ def register(sub) -> None:
                           'process), call ~/train_scene once; writes fused frames, a contact sheet, a summary')
     ros.add_argument('--bag', type=Path, help='with --ros: the recording to play (default: the bundled sample)')
     ros.add_argument('--segmentation-model', type=Path, metavar='PT',
-                     help='with --ros: a segmentation checkpoint (fusion_ros.segmentation format)')
+                     help='with --ros: a segmentation checkpoint (fusion_ros.segmentation format); default: no '
+                          'segmentation (no working segmentation model ships)')
+    ros.add_argument('--detection-model', type=Path, metavar='PT',
+                     help='with --ros: an ultralytics detection model; default: the shipped '
+                          'models/detector_default.pt when installed, else no detection')
     add_scene_options(demo)
     demo.set_defaults(handler=run)
 
@@ -26,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ros:
         from fusion_ros.ros.main_job import run_main_job
         run_main_job(args.out, bag=args.bag, device=args.device, segmentation_model=args.segmentation_model,
+                     detection_model=args.detection_model,
                      train_epochs=args.epochs or 60, train_time_budget_s=args.time_budget or 60.0,
                      log=(lambda *a, **k: None) if args.quiet else print)
         return 0

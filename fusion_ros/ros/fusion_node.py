@@ -1,4 +1,4 @@
-"""``fusion_node``: RGB + thermal in, fused image (and segmentation, detections) out.
+"""``fusion_node``: RGB + thermal in, fused image (and the heads' outputs: segmentation, detections) out.
 
 Data flow (see :mod:`fusion_ros.engine` for the work itself)::
 
@@ -12,7 +12,10 @@ newest pair in a one-place slot; a pair still waiting when a newer one comes is 
 The RGB camera's calibration (``rgb/camera_info``, beside the RGB image topic) is republished for the
 fused image on ``fused/camera_info``. Only the outputs of what is enabled are advertised, with the
 ``output_qos`` QoS. Services: ``~/train_scene`` and ``~/reset_model`` (std_srvs/Trigger; a reset wins
-over a training running meanwhile). Diagnostics on ``/diagnostics``. Parameters:
+over a training running meanwhile). Heads (:mod:`fusion_ros.heads`, ROS side :mod:`fusion_ros.ros.heads`) are loaded
+at start from ``<head>_enabled`` / ``<head>_model_path``; detection without a path loads the shipped
+``models/detector_default.pt`` and, when it is not installed, the node says so and runs without detection.
+Diagnostics on ``/diagnostics``. Parameters:
 :class:`fusion_ros.ros.params.FusionNodeConfig` (and ``config/fuse.yaml``); ``cpu_threads`` 0 (the
 default) picks the torch threads from the cores at start (:func:`fusion_ros.device.auto_cpu_threads`).
 """
@@ -39,8 +42,10 @@ from fusion_ros.frames import Throttle, prepare_pair
 from fusion_ros.imaging import ImageError
 from fusion_ros.pairing import RGB, STREAM_NAMES, THERMAL, Pair, StampPairer
 from fusion_ros.ros.diagnostics import WARN, NodeStats, diagnostic_array, status_dicts
-from fusion_ros.ros.outputs import (CAMERA_INFO_TOPIC, HAVE_VISION_MSGS, camera_info_msg, camera_info_topic,
-                                    output_messages, output_topics, stamp_ns)
+from fusion_ros.heads import names as head_names
+from fusion_ros.ros.heads import ros_head
+from fusion_ros.ros.outputs import (CAMERA_INFO_TOPIC, camera_info_msg, camera_info_topic, output_messages,
+                                    output_topics, stamp_ns)
 from fusion_ros.ros.params import FusionNodeConfig, declare_config, watch_config
 from fusion_ros.ros.qos import describe_qos, no_data_hint, qos_from_name
 
@@ -49,8 +54,42 @@ INPUT_BASES = {RGB: 'rgb/image', THERMAL: 'thermal/image'}
 NOTE_LOG_PERIOD_S = 10.0  # a remark on the inputs (resized, colour thermal) is logged at most this often
 
 
-def build_engine(config: FusionNodeConfig) -> FusionEngine:
-    """Load every model the parameters ask for (once, at start); errors name the parameter."""
+def load_heads(config: FusionNodeConfig, device) -> tuple[list, dict[str, str]]:
+    """The heads the parameters switch on (:mod:`fusion_ros.heads`), loaded once, at start.
+
+    A head with no ``<name>_model_path`` loads its shipped file; when that file is not installed, the head
+    is left out and its name maps to why in the returned notes (the node logs them and keeps running).
+
+    Returns:
+        ``(heads, notes)``: the loaded heads, and ``{head name: why it is off}`` for the enabled ones left out.
+
+    Raises:
+        ValueError: a given model file that cannot be loaded (the message names the parameter).
+    """
+    from fusion_ros import heads as head_registry
+
+    loaded, notes = [], {}
+    for name in config.enabled_heads():
+        spec, path = head_registry.get(name), config.head_path(name)
+        if not path:
+            try:
+                path = spec.default_path()
+            except FileNotFoundError as exc:
+                notes[name] = (f'{name}_enabled is true but {name}_model_path is empty and {exc}; running without '
+                               f'{name}. Give {name}_model_path, or install the shipped model')
+                continue
+        try:
+            loaded.append(spec.load(path, device, config.head_config(name)))
+        except (ValueError, FileNotFoundError) as exc:
+            raise ValueError(f'parameter {name}_model_path: {exc}') from None
+    return loaded, notes
+
+
+def build_engine(config: FusionNodeConfig, log_warning=None) -> FusionEngine:
+    """Load every model the parameters ask for (once, at start); errors name the parameter.
+
+    ``log_warning(text)`` is told about each enabled head left out (its shipped model is not installed).
+    """
     from fusion_ros.device import resolve_device
     try:
         device = resolve_device(config.device)
@@ -60,23 +99,13 @@ def build_engine(config: FusionNodeConfig) -> FusionEngine:
         shipped = load_fusion_model(config.fusion_model, config.fusion_model_path or None, device)
     except ValueError as exc:
         raise ValueError(f'parameters fusion_model / fusion_model_path: {exc}') from None
-    segmenter = detector = None
-    if config.segmentation_enabled:
-        from fusion_ros.segmentation import Segmenter
-        from fusion_ros.shipped import SEGMENTER_DEFAULT, shipped_model_path
-        try:
-            segmenter = Segmenter.from_file(config.segmentation_model_path or shipped_model_path(SEGMENTER_DEFAULT),
-                                            device)
-        except (ValueError, FileNotFoundError) as exc:
-            raise ValueError(f'parameter segmentation_model_path: {exc}') from None
-    if config.detection_enabled:
-        from fusion_ros.detection import Detector
-        try:
-            detector = Detector(config.detection_model_path, str(device), config.detector())
-        except ValueError as exc:
-            raise ValueError(f'parameter detection_model_path: {exc}') from None
-    return FusionEngine(shipped, config.align(), device, segmenter=segmenter, detector=detector,
-                        overlay_alpha=config.segmentation_overlay_alpha)
+    heads, notes = load_heads(config, device)
+    engine = FusionEngine(shipped, config.align(), device, heads=heads)
+    engine.head_notes = notes
+    for text in notes.values():
+        if log_warning is not None:
+            log_warning(text)
+    return engine
 
 
 class LatestSlot:
@@ -117,7 +146,7 @@ class FusionNode(Node):
     def _start(self) -> None:
         self.config = declare_config(self, FusionNodeConfig)
         self.cpu_threads = apply_cpu_threads(self.config.cpu_threads)
-        self.engine = build_engine(self.config)
+        self.engine = build_engine(self.config, self.get_logger().warning)
         self.stats = NodeStats(self.config.diagnostics_window_s)
         self._pair_lock = threading.Lock()
         self._pairer = StampPairer(self.config.pairing())
@@ -136,16 +165,14 @@ class FusionNode(Node):
         self._output_qos = qos_from_name(self.config.output_qos, self.config.output_qos_depth)
         self._pubs_lock = threading.Lock()  # publishers are added/removed at run time (publish_registered)
         self._pubs = {topic: self.create_publisher(Image, topic, self._output_qos) for topic in output_topics(
-            registered=self.config.publish_registered, segmentation=self.engine.segmenter is not None,
-            detection=self.engine.detector is not None)}
+            registered=self.config.publish_registered, heads=self.engine.heads)}
         self._pubs[CAMERA_INFO_TOPIC] = self.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, self._output_qos)
-        if self.engine.detector is not None:
-            if HAVE_VISION_MSGS:
-                from vision_msgs.msg import Detection2DArray
-                self._pubs['detections'] = self.create_publisher(Detection2DArray, 'detections', self._output_qos)
-            else:
-                self.get_logger().warning('vision_msgs is not installed: publishing detections/image only, '
-                                          'not detections (install ros-<distro>-vision-msgs)')
+        for name in self.engine.heads:  # each head's other topics (e.g. detections), where they can be published
+            entry = ros_head(name)
+            for topic, msg_type in entry.extra_topics().items():
+                self._pubs[topic] = self.create_publisher(msg_type, topic, self._output_qos)
+            if entry.missing():
+                self.get_logger().warning(entry.missing())
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         services = ReentrantCallbackGroup()  # a second ~/train_scene call is answered (refused) at once
         self.create_service(Trigger, '~/train_scene', self._on_train_scene, callback_group=services)
@@ -202,9 +229,8 @@ class FusionNode(Node):
                 self._pairer = _carry_counters(self._pairer, StampPairer(new.pairing()))
         if new.align() != old.align():
             self.engine.set_align(new.align())
-        self.engine.overlay_alpha = new.segmentation_overlay_alpha
-        if self.engine.detector is not None:
-            self.engine.detector.config = new.detector()
+        for name, head in self.engine.heads.items():  # e.g. a new detection_confidence or overlay alpha
+            head.config = new.head_config(name)
 
     # ------------------------------------------------------------------ callbacks (short)
 
@@ -338,8 +364,16 @@ class FusionNode(Node):
     def model_state(self) -> dict[str, str]:
         active, engine = self.engine.active, self.engine
         state = {'active': active.label, 'model': active.model.name, 'version': str(active.version),
-                 'device': str(engine.device), 'cpu threads': self.cpu_threads, 'align': engine.align.mode,
-                 'segmentation': 'on' if engine.segmenter else 'off', 'detection': 'on' if engine.detector else 'off'}
+                 'device': str(engine.device), 'cpu threads': self.cpu_threads, 'align': engine.align.mode}
+        notes = getattr(engine, 'head_notes', {})
+        for name in head_names():
+            head = engine.heads.get(name)
+            if head is not None:
+                state[name] = 'on'
+                if getattr(head, 'path', None) is not None:
+                    state[f'{name} model'] = str(head.path)
+            else:
+                state[name] = f'off: {notes[name]}' if name in notes else 'off'
         since = engine.training_since
         state['training'] = f'running for {time.monotonic() - since:.1f} s' if since is not None else 'idle'
         if engine.last_training is not None:

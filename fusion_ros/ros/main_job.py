@@ -6,11 +6,12 @@
    (``fusion_player``, in a loop, publishing ``/clock``): the images cross process boundaries over DDS;
 3. collect one pass of fused frames from the shipped model, call ``~/train_scene`` once (the node keeps
    publishing meanwhile), then collect one pass from the trained model;
-4. write the fused frames, a contact sheet (RGB | thermal | fused before | fused after | segmentation) and a
+4. write the fused frames, a contact sheet (RGB | thermal | fused before | fused after | detections) and a
    summary (frames in and out, drops, latency, training time, quality before and after).
 
 No ROS install and no GPU needed (ROS 2 from PyPI wheels; CPU). The node fuses with the shipped SSVIF
-model, and segments with the shipped SSVIF segmenter (self-supervised region classes) when installed.
+model and detects with the shipped detector (``models/detector_default.pt``) when it is installed.
+Segmentation runs only with a checkpoint given (``segmentation_model``): no working segmenter ships.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ NAMESPACE = '/fusion_demo'
 class _Collector:
     """Subscribes to the node's outputs; keeps the newest message per (topic, stamp) and phase."""
 
-    TOPICS = ('fused/image', 'thermal/registered', 'segmentation/overlay')
+    TOPICS = ('fused/image', 'thermal/registered', 'segmentation/overlay', 'detections/image')
 
     def __init__(self, node):
         from sensor_msgs.msg import Image
@@ -100,28 +101,44 @@ def _to_float(msg):
 
 
 def node_parameters(device: str = 'auto', train_epochs: int = 60, train_time_budget_s: float = 60.0,
-                    segmentation_model: str | Path | None = None) -> dict:
+                    segmentation_model: str | Path | None = None, detection: bool = False,
+                    detection_model: str | Path | None = None) -> dict:
     """The fusion_node parameters the main job sets. Everything else (``cpu_threads`` included) is the
-    node's default, the same as ``config/fuse.yaml``, which ``fusion-ros run`` and the launch file load."""
+    node's default, the same as ``config/fuse.yaml``, which ``fusion-ros run`` and the launch file load.
+    ``detection``: switch detection on (``detection_model``: its model; None: the shipped detector)."""
     params = {'use_sim_time': True, 'device': device, 'train_epochs': int(train_epochs),
               'train_time_budget_s': float(train_time_budget_s)}
     if segmentation_model:
         params.update(segmentation_enabled=True, segmentation_model_path=str(segmentation_model))
+    if detection or detection_model:
+        params.update(detection_enabled=True, detection_model_path=str(detection_model or ''))
     return params
 
 
+def shipped_detector_installed() -> bool:
+    """Is the shipped detector (``models/detector_default.pt``) installed?"""
+    from fusion_ros.shipped import DETECTOR_DEFAULT, shipped_model_path
+    try:
+        shipped_model_path(DETECTOR_DEFAULT)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: str = 'auto',
-                 segmentation_model: str | Path | None = None, train_epochs: int = 60,
-                 train_time_budget_s: float = 60.0, domain_id: int | None = None, timeout_s: float = 600.0,
-                 log=print) -> dict:
+                 segmentation_model: str | Path | None = None, detection_model: str | Path | None = None,
+                 train_epochs: int = 60, train_time_budget_s: float = 60.0, domain_id: int | None = None,
+                 timeout_s: float = 600.0, log=print) -> dict:
     """Run the main job (see the module docstring); returns the summary dict (also in ``summary.json``).
 
     Args:
         out_dir: where ``frames/``, ``contact_sheet.png``, ``summary.json`` and ``summary.md`` go.
         bag: the recording (default: the bundled sample); topics ``/rgb/image`` and ``/thermal/image``.
         device: the node's ``device`` parameter.
-        segmentation_model: a segmentation checkpoint (:mod:`fusion_ros.segmentation`); None: the shipped
-            SSVIF segmenter when it is installed, else no segmentation.
+        segmentation_model: a segmentation checkpoint (:mod:`fusion_ros.segmentation`); None: no segmentation
+            (no working segmentation model ships).
+        detection_model: an ultralytics detection model; None: the shipped detector when it is installed,
+            else no detection.
         train_epochs, train_time_budget_s: the node's training parameters.
         domain_id: DDS domain (default: a random one in 1..101).
         timeout_s: give up waiting for frames after this long (per phase).
@@ -144,13 +161,9 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
     if not inputs:
         raise ValueError(f'{bag}: no RGB + thermal pairs on /rgb/image and /thermal/image')
     domain_id = random.SystemRandom().randint(1, 101) if domain_id is None else domain_id
-    if segmentation_model is None:
-        from fusion_ros.shipped import SEGMENTER_DEFAULT, shipped_model_path
-        try:
-            segmentation_model = shipped_model_path(SEGMENTER_DEFAULT)
-        except FileNotFoundError:
-            segmentation_model = None
-    params = node_parameters(device, train_epochs, train_time_budget_s, segmentation_model)
+    detection = bool(detection_model) or shipped_detector_installed()
+    params = node_parameters(device, train_epochs, train_time_budget_s, segmentation_model, detection,
+                             detection_model)
 
     context = rclpy.Context()
     rclpy.init(args=[], context=context, domain_id=domain_id)
@@ -230,9 +243,10 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
                if stamp in after.get('thermal/registered', {}) else np.zeros(inputs[stamp].rgb.image.shape[:2]),
                'fused (shipped model)': _to_float(before['fused/image'][stamp]),
                'fused (after ~/train_scene)': _to_float(after['fused/image'][stamp])}
-        overlay = after.get('segmentation/overlay', {}).get(stamp)
-        if overlay is not None:
-            row['segmentation'] = _to_float(overlay)
+        for topic, title in (('segmentation/overlay', 'segmentation'), ('detections/image', 'detections')):
+            drawn = after.get(topic, {}).get(stamp)
+            if drawn is not None:
+                row[title] = _to_float(drawn)
         rows.append(row)
         titles.append(f'frame {index[stamp]}')
     sheet = contact_sheet(rows, out / 'contact_sheet.png', titles=titles) if rows else None
@@ -260,6 +274,8 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         'quality_mean': {'shipped_model': mean_scores(quality['before']),
                          'after_train_scene': mean_scores(quality['after'])},
         'segmentation': 'on' if segmentation_model else 'off (no segmentation checkpoint given)',
+        'detection': state.get('detection', 'off') + (f" ({state['detection model']})"
+                                                     if 'detection model' in state else ''),
         'contact_sheet': None if sheet is None else str(sheet),
         'wall_s': round(time.monotonic() - t_start, 1),
     }
@@ -292,5 +308,6 @@ def _markdown(s: dict) -> str:
         f"- quality over the frames (paper 000 scores), shipped model: {fmt(q['shipped_model'])}",
         f"- quality over the frames, after ~/train_scene: {fmt(q['after_train_scene'])}",
         f"- segmentation: {s['segmentation']}",
+        f"- detection: {s['detection']}",
         f"- contact sheet: `{s['contact_sheet']}`; wall time {s['wall_s']} s", '']
     return '\n'.join(lines)

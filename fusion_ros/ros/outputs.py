@@ -16,16 +16,19 @@ fused/camera_info      CameraInfo                       the RGB camera's calibra
                                                         rgb/camera_info), for the fused image's grid
 =====================  ===============================  ==========================================
 
-Only the topics of what is enabled are advertised (:func:`output_topics`).
+Only the topics of what is enabled are advertised (:func:`output_topics`). The heads' topics and messages
+are defined per head in :mod:`fusion_ros.ros.heads`.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from fusion_ros import heads as head_registry
 from fusion_ros.engine import FrameOutput
 from fusion_ros.imaging import from_float01
 from fusion_ros.frames import scale_intrinsics
 from fusion_ros.ros.conversions import _copy_header, array_to_image_msg
+from fusion_ros.ros.heads import ros_head
 
 try:  # part of a ROS 2 install; not available as a PyPI wheel
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
@@ -39,16 +42,20 @@ IMAGE_TOPICS = ('fused/image', 'thermal/registered', 'segmentation/mask', 'segme
 CAMERA_INFO_TOPIC = 'fused/camera_info'
 
 
-def output_topics(*, registered: bool, segmentation: bool, detection: bool) -> list[str]:
-    """The image topics to advertise for what is enabled (``detections`` itself is added by the node
-    when vision_msgs is installed)."""
+def output_topics(*, registered: bool, heads=(), **enabled: bool) -> list[str]:
+    """The image topics to advertise: ``fused/image``, ``thermal/registered`` when ``registered``, and the image
+    topics of each head in ``heads`` or switched on by keyword (``segmentation=True``), in registry order
+    (a head's other topics, such as ``detections``, are added by the node: :mod:`fusion_ros.ros.heads`)."""
+    on = set(heads) | {name for name, flag in enabled.items() if flag}
+    unknown = on - set(head_registry.names())
+    if unknown:
+        raise KeyError(f'unknown heads {sorted(unknown)}; valid: {", ".join(head_registry.names())}')
     topics = ['fused/image']
     if registered:
         topics.append('thermal/registered')
-    if segmentation:
-        topics += ['segmentation/mask', 'segmentation/overlay']
-    if detection:
-        topics.append('detections/image')
+    for name in head_registry.names():
+        if name in on:
+            topics += ros_head(name).image_topics
     return topics
 
 
@@ -112,17 +119,12 @@ def detections_msg(detections, header):
 
 
 def output_messages(frame: FrameOutput, header, *, registered: bool = True) -> dict[str, object]:
-    """``{topic: message}`` for everything ``frame`` holds, each stamped with ``header``."""
+    """``{topic: message}`` for everything ``frame`` holds (each head's messages from
+    :mod:`fusion_ros.ros.heads`), each stamped with ``header``."""
     out = {'fused/image': array_to_image_msg(from_float01(frame.fused), 'rgb8', header)}
     if registered:
         out['thermal/registered'] = array_to_image_msg(from_float01(frame.thermal_registered, np.uint16),
                                                        'mono16', header)
-    if frame.labels is not None:
-        out['segmentation/mask'] = array_to_image_msg(frame.labels, 'mono8', header)
-        out['segmentation/overlay'] = array_to_image_msg(frame.overlay, 'rgb8', header)
-    if frame.detections is not None:
-        out['detections/image'] = array_to_image_msg(frame.annotated, 'rgb8', header)
-        msg = detections_msg(frame.detections, header)
-        if msg is not None:
-            out['detections'] = msg
+    for name, head_output in frame.heads.items():
+        out.update(ros_head(name).messages(head_output, header))
     return out

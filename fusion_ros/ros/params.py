@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-from fusion_ros import registry
+from fusion_ros import heads, registry
 from fusion_ros.pairing import PairingConfig
 
 TRANSPORTS = ('raw', 'compressed')
@@ -146,7 +146,7 @@ class FusionNodeConfig(ParamConfig):
                                        read_only=True)
     segmentation_model_path: str = param('', 'segmentation checkpoint (fusion_ros.segmentation format: '
                                          'segmentation-models-pytorch architecture, encoder, classes, weights); '
-                                         "empty: the shipped SSVIF segmenter (self-supervised 'region_NN' classes)",
+                                         'required with segmentation_enabled: no segmentation model ships',
                                          read_only=True)
     segmentation_overlay_alpha: float = param(0.5, 'weight of the class colours in segmentation/overlay',
                                               range=(0.0, 1.0))
@@ -154,7 +154,9 @@ class FusionNodeConfig(ParamConfig):
     detection_enabled: bool = param(False, 'detect objects in the fused image (detections, detections/image)',
                                     read_only=True)
     detection_model_path: str = param('', 'ultralytics detection model file (.pt); loaded at start from this path '
-                                      'only (it can run code: use trusted files)', read_only=True)
+                                      'only (it can run code: use trusted files); empty: the shipped '
+                                      'models/detector_default.pt when installed (without it the node runs '
+                                      'without detection and says so)', read_only=True)
     detection_confidence: float = param(0.25, 'minimum detection score', range=(0.0, 1.0))
     detection_iou: float = param(0.45, 'non-maximum suppression IoU threshold', range=(0.01, 1.0))
     detection_image_size: int = param(640, 'detection inference size, pixels (multiple of 32)', range=(32, 4096),
@@ -188,9 +190,15 @@ class FusionNodeConfig(ParamConfig):
             raise ValueError(f"parameter device: {self.device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
         if self.detection_image_size % 32:
             raise ValueError(f'parameter detection_image_size: {self.detection_image_size} is not a multiple of 32')
-        for flag, path in (('detection_enabled', 'detection_model_path'), ('record_enabled', 'record_directory')):
-            if getattr(self, flag) and not getattr(self, path):
-                raise ValueError(f'parameter {path} is empty but {flag} is true; give a path or disable {flag}')
+        if self.record_enabled and not self.record_directory:
+            raise ValueError('parameter record_directory is empty but record_enabled is true; give a path or '
+                             'disable record_enabled')
+        for spec in heads.specs():  # a head that ships no model needs a path
+            if getattr(self, f'{spec.name}_enabled') and not getattr(self, f'{spec.name}_model_path') \
+                    and spec.shipped is None:
+                raise ValueError(f'parameter {spec.name}_model_path is empty but {spec.name}_enabled is true, and '
+                                 f'no {spec.name} model ships with fusion_ros; give a checkpoint or disable '
+                                 f'{spec.name}_enabled')
         self.homography = tuple(float(v) for v in self.homography)
         for name, build in (('thermal_low/thermal_high', self.thermal_norm), ('homography', self.align)):
             try:
@@ -217,10 +225,23 @@ class FusionNodeConfig(ParamConfig):
         return SceneFitConfig(epochs=self.train_epochs, time_budget_s=self.train_time_budget_s,
                               work_size=self.train_work_size, device=self.device)
 
+    # -- heads (fusion_ros.heads): <name>_enabled, <name>_model_path and the parameters of HeadSpec.params
+
+    def enabled_heads(self) -> list[str]:
+        """Names of the heads switched on (``<name>_enabled``), in registry order."""
+        return [name for name in heads.names() if getattr(self, f'{name}_enabled')]
+
+    def head_path(self, name: str) -> str:
+        """``<name>_model_path`` ('' : the head's shipped file, if it ships one)."""
+        return getattr(self, f'{name}_model_path')
+
+    def head_config(self, name: str):
+        """The head's config dataclass from its parameters (:attr:`fusion_ros.heads.HeadSpec.params`)."""
+        spec = heads.get(name)
+        return spec.config(**{field: getattr(self, param) for field, param in spec.params.items()})
+
     def detector(self):
-        from fusion_ros.detection import DetectorConfig
-        return DetectorConfig(self.detection_confidence, self.detection_iou, self.detection_image_size,
-                              self.detection_max)
+        return self.head_config('detection')
 
 
 @dataclass

@@ -54,3 +54,47 @@ def test_segmentation_and_detection_outputs(ros_context, models):
         assert {'segment', 'detect'} <= set(h.node.stats.snapshot()['stages_ms'])
     finally:
         h.close()
+
+
+def _advertised(h):
+    ns = h.namespace
+    names = {name for name, _ in h.node.get_publisher_names_and_types_by_node('fusion_node', ns)}
+    return {n[len(ns) + 1:] for n in names if n.startswith(ns + '/')}
+
+
+def test_detection_without_a_path_loads_the_shipped_detector(ros_context, models, tmp_path, monkeypatch):
+    """Issue 10: detection_enabled with no detection_model_path loads models/detector_default.pt (found as
+    fusion_ros.shipped finds the fusion model)."""
+    import shutil
+
+    from fusion_ros import shipped
+    shutil.copy(models[1], tmp_path / shipped.DETECTOR_DEFAULT)
+    monkeypatch.setattr(shipped, 'model_dirs', lambda: [tmp_path])
+    h = NodeHarness(ros_context, {'fusion_model': 'average', 'detection_enabled': True,
+                                  'detection_confidence': 0.0, 'detection_image_size': 64})
+    try:
+        h.wait_connected()
+        h.stream(1)
+        assert wait_for(lambda: h.count('detections/image') >= 1)
+        state = h.node.model_state()
+        assert state['detection'] == 'on' and state['detection model'] == str(tmp_path / shipped.DETECTOR_DEFAULT)
+        assert state['segmentation'] == 'off'
+    finally:
+        h.close()
+
+
+def test_detection_without_a_shipped_detector_runs_without_it(ros_context, tmp_path, monkeypatch):
+    """No path and no shipped file: the node says so (log and /diagnostics) and keeps fusing, no detections."""
+    from fusion_ros import shipped
+    monkeypatch.setattr(shipped, 'model_dirs', lambda: [tmp_path])
+    h = NodeHarness(ros_context, {'fusion_model': 'average', 'detection_enabled': True})
+    try:
+        h.wait_connected()
+        h.stream(1)
+        assert wait_for(lambda: h.count() >= 1)
+        assert h.count('detections/image') == 0 and 'detections/image' not in _advertised(h)
+        state = h.node.model_state()
+        assert state['detection'].startswith('off: detection_enabled is true but detection_model_path is empty')
+        assert 'detector_default.pt not found' in state['detection']
+    finally:
+        h.close()

@@ -41,4 +41,9 @@ def test_main_job_starts_the_node_from_the_shipped_defaults():
     from fusion_ros.ros.main_job import node_parameters
     assert set(node_parameters()) == {'use_sim_time', 'device', 'train_epochs', 'train_time_budget_s'}
     assert node_parameters(segmentation_model='seg.pt')['segmentation_model_path'] == 'seg.pt'
+    # issue 10: the degenerate SSVIF segmenter is never switched on by default; detection (the shipped detector
+    # when installed, or a given model) is
+    assert node_parameters(detection=True) == {**node_parameters(), 'detection_enabled': True,
+                                               'detection_model_path': ''}
+    assert node_parameters(detection_model='det.pt')['detection_model_path'] == 'det.pt'
     assert node_parameters()['device'] == 'auto'

@@ -20,11 +20,24 @@ def test_constants_agree_with_the_engine():
     (dict(queue_size=0), 'queue_size'), (dict(input_qos='fast'), 'input_qos'),
     (dict(fusion_model='nope'), 'fusion_model'), (dict(device='gpu'), 'device'),
     (dict(thermal_low=10.0, thermal_high=5.0), 'thermal_low'), (dict(homography=(1.0,) * 8), 'homography'),
-    (dict(detection_enabled=True), 'detection_model_path'), (dict(record_enabled=True), 'record_directory'),
+    (dict(segmentation_enabled=True), 'segmentation_model_path'), (dict(record_enabled=True), 'record_directory'),
     (dict(detection_image_size=100), 'detection_image_size')])
 def test_invalid_configs_name_the_parameter(bad, match):
     with pytest.raises(ValueError, match=match):
         FusionNodeConfig(**bad)
+
+
+def test_head_parameters():
+    """Issue 10: detection without a path means the shipped detector (no error here; the node says when it is
+    missing); segmentation ships no model, so it needs a path. Head configs come from their parameters."""
+    cfg = FusionNodeConfig(detection_enabled=True, detection_confidence=0.4, detection_image_size=320,
+                           segmentation_overlay_alpha=0.3)
+    assert cfg.enabled_heads() == ['detection'] and cfg.head_path('detection') == ''
+    det = cfg.head_config('detection')
+    assert (det.confidence, det.image_size, det.iou, det.max_detections) == (0.4, 320, 0.45, 100)
+    assert cfg.head_config('segmentation').overlay_alpha == 0.3
+    both = FusionNodeConfig(detection_enabled=True, segmentation_enabled=True, segmentation_model_path='seg.pt')
+    assert both.enabled_heads() == ['segmentation', 'detection']
 
 
 def test_core_configs():

@@ -1,0 +1,43 @@
+"""The detection head: a :class:`fusion_ros.detection.Detector` behind the :class:`fusion_ros.heads.Head`
+protocol. Result: a list of :class:`fusion_ros.detection.Detection` (pixels); drawn: boxes and labels."""
+from __future__ import annotations
+
+import numpy as np
+
+from fusion_ros.detection import Detection, Detector, DetectorConfig, draw_detections
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    return image if image.dtype == np.uint8 else np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+class DetectionHead:
+    name = 'detection'
+    stage = 'detect'
+
+    def __init__(self, detector: Detector):
+        self.detector = detector
+
+    @classmethod
+    def load(cls, path, device='cpu', config: DetectorConfig | None = None) -> 'DetectionHead':
+        """Raises :class:`fusion_ros.detection.DetectionModelError` (a ValueError) for a bad file."""
+        return cls(Detector(path, str(device), config))
+
+    @property
+    def config(self) -> DetectorConfig:
+        return self.detector.config
+
+    @config.setter
+    def config(self, value: DetectorConfig) -> None:
+        self.detector.config = value
+
+    @property
+    def path(self):
+        return self.detector.path
+
+    def run(self, fused: np.ndarray) -> list[Detection]:
+        return self.detector.predict(_to_uint8(fused))
+
+    def draw(self, fused: np.ndarray, result: list[Detection]) -> np.ndarray:
+        return draw_detections(_to_uint8(fused), result)
