@@ -20,6 +20,8 @@ import torch
 from benchlib import append_record
 from fusion_ros.engine import load_fusion_model, scene_fusion_model
 from fusion_ros.imaging import image_to_tensor
+from fusion_ros.engine import _SSVIFFuse, FusionModel
+from fusion_ros.models import build_model
 from fusion_ros.models.ssvif import count_macs
 from fusion_ros.scene import fit_scene
 
@@ -55,16 +57,22 @@ def main() -> None:
     average = load_fusion_model('average')
     fit = fit_scene(rgb_np[:120, :160], th_np[:120, :160])  # any trained per-scene net: inference cost only
     scene = scene_fusion_model(fit.model.fusion, None)
+    # The previous shipped architecture (encoder-decoder SSVIF net, default config); speed does not depend on
+    # the weights, so random ones are timed side by side with the shipped model.
+    previous = FusionModel('ssvif', _SSVIFFuse(build_model('ssvif')), 'previous architecture')
+    max_rule = load_fusion_model('max')
     rows = []
     with torch.inference_mode():
-        for name, model in (('ssvif (shipped)', ssvif), ('average', average), ('scene (per-scene net)', scene)):
+        for name, model in (('ssvif (shipped)', ssvif), ('ssvif, previous encoder-decoder net', previous),
+                            ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)):
             ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
             med = statistics.median(ts)
             rows.append((name, 1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
     macs = count_macs(ssvif.fuse.net, 480, 640) / 1e9
+    prev_macs = count_macs(previous.fuse.net, 480, 640) / 1e9
     lines = [f'### Streaming fusion at 640x480, CPU ({datetime.date.today()})', '',
              f'Command: `.venv/bin/python bench/bench_ssvif.py{" --threads " + str(args.threads) if args.threads else ""}`;'
-             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}. SSVIF model: {macs:.3f} GMAC per frame.',
+             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}. shipped SSVIF model ({ssvif.fuse.net.__class__.__name__}): {macs:.3f} GMAC per frame, previous: {prev_macs:.3f}.',
              '', '| method | frames/s | median ms | p90 ms |', '|---|---|---|---|']
     lines += [f'| {n} | {fps:.1f} | {med:.1f} | {p90:.1f} |' for n, fps, med, p90 in rows]
     text = '\n'.join(lines) + '\n'

@@ -151,7 +151,8 @@ class _SSVIFFuse:
     visible image (``colorize``, as every other method here); ``'network'`` returns the net's RGB as is.
 
     On the shipped model's validation split the two give the same MI/VIF/Qabf/SSIM/EN (all on luma) to
-    three decimals, and ``'visible'`` lowers Delta-E from 18.8 to 16.9 (models/README.md).
+    three decimals, and ``'visible'`` lowers Delta-E from 18.8 to 16.9 (models/README.md). A net that
+    already returns its ``luma`` with the visible colour (the blend net) is used as it is.
     """
 
     def __init__(self, net: torch.nn.Module, colour: str = 'visible'):
@@ -161,8 +162,10 @@ class _SSVIFFuse:
         self.colour = colour
 
     def __call__(self, rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
-        fused = self.net(rgb, thermal)['fused']
-        return colorize(rgb, rgb_to_gray(fused)) if self.colour == 'visible' else fused
+        out = self.net(rgb, thermal)
+        if self.colour == 'network' or 'luma' in out:  # the blend net colours from the visible image itself
+            return out['fused']
+        return colorize(rgb, rgb_to_gray(out['fused']))
 
 
 def scene_fusion_model(net: torch.nn.Module, thermal_from_rgb: np.ndarray | None, device='cpu',

@@ -257,6 +257,9 @@ class StageSwitch:
 
     :meth:`update` takes each epoch's mean ``L_fusion``; the first time ``L^j > L^{j-1}`` the stage becomes
     2 and stays 2. With ``two_stage=False`` (ablation "w/o 2-stage") the stage is 2 from the start.
+    ``min_stage1_epochs`` (default 0, the paper's rule) ignores rises before that many epochs: with small
+    batches on a CPU the epoch loss is noisy and the paper's rule can fire after two epochs, before the
+    fusion model has learned anything.
 
     Example:
         >>> s = StageSwitch()
@@ -264,8 +267,9 @@ class StageSwitch:
         [1, 1, 2, 2]
     """
 
-    def __init__(self, two_stage: bool = True):
+    def __init__(self, two_stage: bool = True, min_stage1_epochs: int = 0):
         self.two_stage = bool(two_stage)
+        self.min_stage1_epochs = int(min_stage1_epochs)
         self.history: list[float] = []
         self.switch_epoch: int | None = None  # index into ``history`` of the epoch that switched
 
@@ -280,7 +284,8 @@ class StageSwitch:
             raise ValueError(f'StageSwitch: the epoch fusion loss is {value}; training diverged (lower the '
                              'learning rate or check the inputs for NaN)')
         self.history.append(value)
-        if self.stage == 1 and len(self.history) >= 2 and self.history[-1] > self.history[-2]:
+        if (self.stage == 1 and len(self.history) >= max(2, self.min_stage1_epochs)
+                and self.history[-1] > self.history[-2]):
             self.switch_epoch = len(self.history) - 1
         return self.stage
 
@@ -310,6 +315,7 @@ class SSVIFConfig:
     grad_norm_every: recompute GDWA's gradient norms every this many stage-II training steps (1: each
         step, as the paper; larger saves two partial backward passes per skipped step).
     csc_eps: Dice smoothing in L_csc.
+    min_stage1_epochs: stage II cannot start before this many epochs (0: the paper's rule alone).
     fusion_loss: weights and options of L_fusion.
     """
     n_classes: int = 15
@@ -323,6 +329,7 @@ class SSVIFConfig:
     shared: Literal['fusion', 'backbone'] = 'fusion'
     grad_norm_every: int = 1
     csc_eps: float = 1e-5
+    min_stage1_epochs: int = 0
     fusion_loss: FusionLossConfig = field(default_factory=FusionLossConfig)
 
     def __post_init__(self):
@@ -388,7 +395,7 @@ class SSVIFObjective(nn.Module):
                 _feature_channels(fusion_model), cfg.n_classes, cfg.head.width)
             self.seg_model = seg_model if seg_model is not None else build_segmentation_model(
                 cfg.seg_model, cfg.n_classes)
-        self.stage_switch = StageSwitch(cfg.two_stage)
+        self.stage_switch = StageSwitch(cfg.two_stage, cfg.min_stage1_epochs)
         self.weighting = LossWeighting(cfg.weighting, cfg.temperature, cfg.fixed_w_csc)
         self._grad_norms: tuple[float, float] | None = None
         self._stage2_steps = 0

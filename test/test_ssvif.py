@@ -220,3 +220,11 @@ def test_default_objective_with_segformer_runs_a_stage_two_step():
     out = obj(*_pair(1, 64, 64), stage=2)
     out['loss'].backward()
     assert torch.isfinite(out['loss']) and out['g_fusion'] > 0 and out['g_csc'] > 0
+
+
+def test_stage_switch_waits_for_min_stage1_epochs():
+    from fusion_ros.ssvif import StageSwitch
+    paper = StageSwitch(True)
+    assert [paper.update(x) for x in (5.0, 4.0, 4.5)] == [1, 1, 2]
+    patient = StageSwitch(True, min_stage1_epochs=4)
+    assert [patient.update(x) for x in (5.0, 4.0, 4.5, 3.0, 3.5)] == [1, 1, 1, 1, 2]

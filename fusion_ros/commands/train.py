@@ -64,6 +64,8 @@ def register(sub) -> None:
     g.add_argument('--weighting', default='gdwa', choices=('gdwa', 'dwa', 'fixed'), help='CSC loss weighting')
     g.add_argument('--no-csc', action='store_true', help='fusion loss only (no segmentation branches)')
     g.add_argument('--no-two-stage', action='store_true', help='CSC from the first epoch')
+    g.add_argument('--min-stage1-epochs', type=int, default=0,
+                   help="stage II (CSC) starts no earlier than this epoch (default 0: the paper's rule alone)")
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(handler=run)
 
@@ -85,7 +87,8 @@ def config_from_args(args: argparse.Namespace):
     return SSVIFRunConfig(
         data=data, out_dir=args.out, arch=args.arch, model=sizes or None,
         objective=SSVIFConfig(seg_model=args.seg_model, weighting=args.weighting, use_csc=not args.no_csc,
-                              two_stage=not args.no_two_stage, fusion_loss=loss),
+                              two_stage=not args.no_two_stage, fusion_loss=loss,
+                              min_stage1_epochs=args.min_stage1_epochs),
         lr=args.lr, batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience or None,
         steps_per_epoch=args.steps_per_epoch, val_batches=args.val_batches, time_budget_s=args.time_budget,
         device=args.device, num_workers=args.workers, resume=args.resume, init_from=args.init_from,

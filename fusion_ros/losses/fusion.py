@@ -112,7 +112,7 @@ class FusionLossConfig:
 #: The field-aware fusion loss the shipped blend model is trained with: the paper's four terms at a tenth
 #: of their weights plus the field's metrics (skimage-convention SSIM, Qabf, VIF, Delta-E lightness).
 FIELD_LOSS = dict(w_int=2.0, w_grad=2.0, w_ssim=1.0, w_color=2.0,
-                  w_field_ssim=2.0, w_qabf=3.0, w_vif=2.0, w_delta_e=0.4)
+                  w_field_ssim=2.0, w_qabf=4.0, w_vif=3.0, w_delta_e=0.1)
 
 
 def field_terms(fused_y: torch.Tensor, visible_y: torch.Tensor, thermal: torch.Tensor,
