@@ -79,8 +79,8 @@ def main() -> None:
     for name in learned:
         if name in overall:
             lines += [f'\n{name} against issue 8\'s bar (mean over all pairs):'] + verdict(overall, name)
-    command = 'nice -n 0 .venv/bin/python bench/eval_test_split.py ' + ' '.join(
-        f'--{k.replace("_", "-")} {v}' for k, v in (('every', args.every), ('max_size', args.max_size)))
+    command = '.venv/bin/python bench/eval_test_split.py --methods ' + ' '.join(args.methods) + ''.join(
+        f' --{k.replace("_", "-")} {v}' for k, v in (('every', args.every), ('max_size', args.max_size)))
     header = (f'### Fusion methods on the fixed test split ({len(files)} pairs)\n\n'
               f'Command: `{command}`{" --model " + str(args.model) if args.model else ""}. '
               f'Split: {TEST_SPLIT_DESCRIPTION}; never used for training or model selection. Pairs at most '

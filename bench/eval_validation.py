@@ -41,7 +41,7 @@ def main() -> None:
 
     result = run_methods(gen(), methods, METRICS, total=len(val), progress=False, examples=0)
     print(f'{len(val)} validation pairs ({split.description}); model {args.model}')
-    print(markdown_summary(summarize(result.rows, METRICS), METRICS))
+    print(markdown_summary(summarize(result.rows, [*METRICS, 'time_s']), METRICS))
 
 
 if __name__ == '__main__':
