@@ -3,8 +3,10 @@
     .venv/bin/python bench/bench_ssvif.py [--model models/ssvif_default.pt] [--threads N] [--record BENCHMARKS.md]
 
 Times ``fuse(rgb, thermal)`` on one 640x480 pair (the inference the node runs per frame, colour output
-included) for the shipped SSVIF model, the average baseline and a trained per-scene model (inference
-only), after warm-up, and prints frames/s, median and p90 latency and the MACs per frame.
+included) for the shipped SSVIF model through each inference backend (torch NCHW as before, torch
+channels_last = the node's torch backend, onnxruntime with ``--threads`` intra-op threads), the average
+baseline and a trained per-scene model (inference only), after warm-up, and prints frames/s, median and
+p90 latency and the MACs per frame. ``--threads`` sets torch's threads and onnxruntime's alike.
 """
 from __future__ import annotations
 
@@ -53,7 +55,11 @@ def main() -> None:
     th_np = rng.random((480, 640), dtype=np.float32)
     rgb, th = image_to_tensor(rgb_np), image_to_tensor(th_np)
 
-    ssvif = load_fusion_model('ssvif', args.model, 'cpu')
+    ssvif = load_fusion_model('ssvif', args.model, 'cpu', backend='torch')  # channels_last
+    ssvif_nchw = load_fusion_model('ssvif', args.model, 'cpu', backend='torch')
+    ssvif_nchw.fuse.net = ssvif_nchw.fuse.net.to(memory_format=torch.contiguous_format)  # torch as it was before
+    ssvif_ort = load_fusion_model('ssvif', args.model, 'cpu', backend='onnxruntime',
+                                  threads=torch.get_num_threads())
     average = load_fusion_model('average')
     fit = fit_scene(rgb_np[:120, :160], th_np[:120, :160])  # any trained per-scene net: inference cost only
     scene = scene_fusion_model(fit.model.fusion, None)
@@ -63,16 +69,20 @@ def main() -> None:
     max_rule = load_fusion_model('max')
     rows = []
     with torch.inference_mode():
-        for name, model in (('ssvif (shipped)', ssvif), ('ssvif, previous encoder-decoder net', previous),
+        for name, model in (('ssvif (shipped), torch NCHW', ssvif_nchw), ('ssvif (shipped), torch channels_last', ssvif),
+                            (f'ssvif (shipped), {ssvif_ort.backend}', ssvif_ort),
+                            ('ssvif, previous encoder-decoder net (torch channels_last)', previous),
                             ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)):
             ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
             med = statistics.median(ts)
             rows.append((name, 1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
+    import onnxruntime
+    ort_version = onnxruntime.__version__
     macs = count_macs(ssvif.fuse.net, 480, 640) / 1e9
     prev_macs = count_macs(previous.fuse.net, 480, 640) / 1e9
     lines = [f'### Streaming fusion at 640x480, CPU ({datetime.date.today()})', '',
              f'Command: `.venv/bin/python bench/bench_ssvif.py{" --threads " + str(args.threads) if args.threads else ""}`;'
-             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}. shipped SSVIF model ({ssvif.fuse.net.__class__.__name__}): {macs:.3f} GMAC per frame, previous: {prev_macs:.3f}.',
+             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}, onnxruntime {ort_version}. shipped SSVIF model ({ssvif.fuse.net.__class__.__name__}): {macs:.3f} GMAC per frame, previous: {prev_macs:.3f}.',
              '', '| method | frames/s | median ms | p90 ms |', '|---|---|---|---|']
     lines += [f'| {n} | {fps:.1f} | {med:.1f} | {p90:.1f} |' for n, fps, med, p90 in rows]
     text = '\n'.join(lines) + '\n'

@@ -57,7 +57,9 @@ class FusionMethod:
 
     fuse: ``'baseline'``: ``fuse(rgb, thermal)`` on tensors, as :data:`fusion_ros.baselines.BASELINES`.
     checkpoints: ``'checkpoint'`` and ``'scene'``: the checkpoint ``'model'`` names it loads.
-    wrap: ``wrap(net, ckpt) -> fuse`` for a loaded net (``ckpt``: the checkpoint dict).
+    wrap: ``wrap(net, ckpt) -> fuse`` for a loaded net (``ckpt``: the checkpoint dict); a ``'checkpoint'``
+        wrap that also takes ``backend`` and ``threads`` keywords offers the inference backends of
+        :data:`fusion_ros.engine.BACKENDS` (as ``'ssvif'``: torch or onnxruntime).
     shipped: ``'checkpoint'``: file name found by :func:`fusion_ros.shipped.shipped_model_path` when no
         path is given (None: a path is required).
     """
@@ -96,15 +98,27 @@ class FusionMethod:
         from fusion_ros.shipped import shipped_model_path
         return shipped_model_path(self.shipped)
 
-    def build(self, path: str | Path | None = None, device='cpu'):
+    def build(self, path: str | Path | None = None, device='cpu', backend: str = 'auto',
+              threads: int | None = None):
         """A ready :class:`fusion_ros.engine.FusionModel`: a baseline, or the net in checkpoint ``path``
         (``'checkpoint'`` without a path: the shipped file) on ``device``.
 
+        backend: ``'auto'`` (default), ``'torch'`` or ``'onnxruntime'``: how a ``'checkpoint'`` net runs
+        (see :class:`fusion_ros.engine._SSVIFFuse`); ``threads``: onnxruntime's intra-op threads (None:
+        ``torch.get_num_threads()``). Baselines and ``'scene'`` always run in torch (``'auto'`` and
+        ``'torch'`` accepted).
+
         Raises:
             fusion_ros.engine.FusionModelError: no path or a missing file, or a checkpoint of a model
-                this method does not accept.
+                this method does not accept; an unknown backend, or ``'onnxruntime'`` for a method or
+                an install that cannot use it.
         """
-        from fusion_ros.engine import FusionModel, FusionModelError
+        from fusion_ros.engine import FusionModel, FusionModelError, check_backend
+
+        check_backend(backend)
+        if backend == 'onnxruntime' and (self.kind != 'checkpoint' or not _takes_backend(self.wrap)):
+            raise FusionModelError(f"fusion model {self.name!r} runs in torch only; inference backend "
+                                   f"'onnxruntime' is for checkpoint nets that offer it (ssvif); use 'auto' or 'torch'")
 
         if self.kind == 'baseline':
             return FusionModel(self.name, self.fuse, 'baseline')
@@ -115,10 +129,18 @@ class FusionMethod:
                 raise FusionModelError(f'fusion model {self.name!r} with no path: {exc}') from exc
         if not path:
             raise FusionModelError(f'fusion model {self.name!r} needs a checkpoint file path; none was given')
-        return _load(self, Path(path).expanduser(), device)
+        return _load(self, Path(path).expanduser(), device, backend, threads)
 
 
-def _load(method: FusionMethod, path: Path, device):
+def _takes_backend(wrap) -> bool:
+    import inspect
+    try:
+        return 'backend' in inspect.signature(wrap).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _load(method: FusionMethod, path: Path, device, backend: str = 'auto', threads: int | None = None):
     import numpy as np
 
     from fusion_ros.checkpoint import CheckpointError, load_model
@@ -140,13 +162,18 @@ def _load(method: FusionMethod, path: Path, device):
         raise FusionModelError(f'{path} holds a {stored!r} model, not {accepted}; '
                                f'{fix} a {name!r} checkpoint')
     theta = ckpt.get('meta', {}).get('thermal_from_rgb') if method.kind == 'scene' else None
-    return FusionModel(name, method.wrap(net, ckpt), str(path),
-                       None if theta is None else np.asarray(theta, np.float32).reshape(2, 3))
+    if method.kind == 'checkpoint' and _takes_backend(method.wrap):
+        fuse = method.wrap(net, ckpt, backend=backend, threads=threads)
+    else:
+        fuse = method.wrap(net, ckpt)
+    return FusionModel(name, fuse, str(path),
+                       None if theta is None else np.asarray(theta, np.float32).reshape(2, 3),
+                       getattr(fuse, 'backend_label', 'torch'))
 
 
-def _wrap_ssvif(net, ckpt):
+def _wrap_ssvif(net, ckpt, backend='auto', threads=None):
     from fusion_ros.engine import _SSVIFFuse
-    return _SSVIFFuse(net)
+    return _SSVIFFuse(net, backend=backend, threads=threads)
 
 
 def _wrap_scene(net, ckpt):

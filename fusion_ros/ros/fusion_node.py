@@ -96,9 +96,10 @@ def build_engine(config: FusionNodeConfig, log_warning=None) -> FusionEngine:
     except ValueError as exc:
         raise ValueError(f'parameter device: {exc}') from None
     try:
-        shipped = load_fusion_model(config.fusion_model, config.fusion_model_path or None, device)
+        shipped = load_fusion_model(config.fusion_model, config.fusion_model_path or None, device,
+                                    backend=config.inference_backend)
     except ValueError as exc:
-        raise ValueError(f'parameters fusion_model / fusion_model_path: {exc}') from None
+        raise ValueError(f'parameters fusion_model / fusion_model_path / inference_backend: {exc}') from None
     heads, notes = load_heads(config, device)
     engine = FusionEngine(shipped, config.align(), device, heads=heads)
     engine.head_notes = notes
@@ -364,7 +365,8 @@ class FusionNode(Node):
     def model_state(self) -> dict[str, str]:
         active, engine = self.engine.active, self.engine
         state = {'active': active.label, 'model': active.model.name, 'version': str(active.version),
-                 'device': str(engine.device), 'cpu threads': self.cpu_threads, 'align': engine.align.mode}
+                 'backend': active.model.backend, 'device': str(engine.device), 'cpu threads': self.cpu_threads,
+                 'align': engine.align.mode}
         notes = getattr(engine, 'head_notes', {})
         for name in head_names():
             head = engine.heads.get(name)

@@ -27,6 +27,7 @@ THERMAL_NORMALIZATIONS = ('percentile', 'range', 'dtype')
 STORAGES = ('mcap', 'sqlite3')
 # fusion_ros.engine's, repeated so that this module (and the player) load without torch; a test checks they agree
 ALIGN_MODES = ('none', 'fixed', 'stn')
+INFERENCE_BACKENDS = ('auto', 'torch', 'onnxruntime')  # fusion_ros.engine.BACKENDS
 IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 EXACT_SYNC_TOLERANCE_S = 1e-9  # approximate_sync false: stamps must be equal (to the nanosecond)
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -134,6 +135,11 @@ class FusionNodeConfig(ParamConfig):
     cpu_threads: int = param(0, 'torch CPU threads; 0: auto, decided at start from the cores this process may use: '
                              'max(1, cores - 1), one core left to the ROS executor and DDS threads',
                              range=(0, 256), step=1, read_only=True)
+    inference_backend: str = param('auto', "how a checkpoint fusion net (ssvif) runs: 'onnxruntime' (exported to "
+                                   "ONNX in memory at start, CPU, cpu_threads intra-op threads), 'torch' "
+                                   "(channels_last on the CPU) or 'auto' (onnxruntime on the CPU when installed and "
+                                   'the export succeeds, else torch; the reason is logged); baselines and scene '
+                                   'models run in torch', choices=INFERENCE_BACKENDS, read_only=True)
     # -- outputs
     publish_registered: bool = param(True, 'publish thermal/registered (the thermal image on the RGB grid)')
     output_qos: str = param('reliable', "QoS of the outputs: 'reliable' (every subscriber gets full-size images) "
