@@ -246,6 +246,17 @@ def test_cpu_threads_auto_is_decided_from_the_cores_at_start(harness, monkeypatc
     assert torch.get_num_threads() == 1 and 'auto' not in h2.node.model_state()['cpu threads']
 
 
+# ---------------------------------------------------------------------------- issue 9: inference_backend
+
+def test_inference_backend_is_used_and_shown_in_diagnostics(harness):
+    pytest.importorskip('onnxruntime')
+    h = harness({'inference_backend': 'onnxruntime', 'cpu_threads': 1}, connect=False)
+    assert h.node.engine.active.model.fuse.backend == 'onnxruntime'
+    assert h.node.model_state()['backend'] == 'onnxruntime (1 thread, CPU)'
+    h2 = harness({'inference_backend': 'torch'}, connect=False)
+    assert h2.node.model_state()['backend'] == 'torch channels_last'
+
+
 # ---------------------------------------------------------------------------- issue 9
 
 def test_reset_during_training_wins_and_both_responses_say_so(harness, monkeypatch):
