@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument('--model', type=Path, default=ROOT / 'models' / 'ssvif_default.pt')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     ap.add_argument('--repeats', type=int, default=50)
+    ap.add_argument('--compare-arch', default='ssvif_blend', help='streaming architecture timed beside the shipped '
+                    'model with random weights (fusion_ros.models name; default ssvif_blend)')
     ap.add_argument('--record', type=Path)
     args = ap.parse_args()
     if args.threads:
@@ -63,15 +65,15 @@ def main() -> None:
     average = load_fusion_model('average')
     fit = fit_scene(rgb_np[:120, :160], th_np[:120, :160])  # any trained per-scene net: inference cost only
     scene = scene_fusion_model(fit.model.fusion, None)
-    # The previous shipped architecture (encoder-decoder SSVIF net, default config); speed does not depend on
-    # the weights, so random ones are timed side by side with the shipped model.
-    previous = FusionModel('ssvif', _SSVIFFuse(build_model('ssvif')), 'previous architecture')
+    # Another streaming architecture (default: the blend net, a candidate replacement) with random weights from
+    # its default config, timed side by side with the shipped model: speed does not depend on the weights.
+    previous = FusionModel('ssvif', _SSVIFFuse(build_model(args.compare_arch)), 'comparison architecture')
     max_rule = load_fusion_model('max')
     rows = []
     with torch.inference_mode():
         for name, model in (('ssvif (shipped), torch NCHW', ssvif_nchw), ('ssvif (shipped), torch channels_last', ssvif),
                             (f'ssvif (shipped), {ssvif_ort.backend}', ssvif_ort),
-                            ('ssvif, previous encoder-decoder net (torch channels_last)', previous),
+                            (f'{args.compare_arch} (default config, random weights; torch channels_last)', previous),
                             ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)):
             ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
             med = statistics.median(ts)
@@ -82,7 +84,7 @@ def main() -> None:
     prev_macs = count_macs(previous.fuse.net, 480, 640) / 1e9
     lines = [f'### Streaming fusion at 640x480, CPU ({datetime.date.today()})', '',
              f'Command: `.venv/bin/python bench/bench_ssvif.py{" --threads " + str(args.threads) if args.threads else ""}`;'
-             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}, onnxruntime {ort_version}. shipped SSVIF model ({ssvif.fuse.net.__class__.__name__}): {macs:.3f} GMAC per frame, previous: {prev_macs:.3f}.',
+             f' {torch.get_num_threads()} torch threads, torch {torch.__version__}, onnxruntime {ort_version}. shipped SSVIF model ({ssvif.fuse.net.__class__.__name__}): {macs:.3f} GMAC per frame, {args.compare_arch}: {prev_macs:.3f}.',
              '', '| method | frames/s | median ms | p90 ms |', '|---|---|---|---|']
     lines += [f'| {n} | {fps:.1f} | {med:.1f} | {p90:.1f} |' for n, fps, med, p90 in rows]
     text = '\n'.join(lines) + '\n'
