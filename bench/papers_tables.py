@@ -345,12 +345,12 @@ GT_PROTOCOL = """`rgbnir/`: `country` as shipped (aligned, 1024x679); `field`, `
 ground-truth matrix and cropped to the largest axis-aligned box of valid pixels (3 px margin). Scores in
 percent, as in the paper; `all` pools every pair."""
 
-OWN_PROTOCOL = """The NIR image as shipped (warped) is aligned by the project's STN (`fit_scene` with
-`SceneModelConfig(stn=True)`: 100 alignment steps on a 256 px copy, then the fusion phase); `scene` is
-that fit's fusion and the baselines fuse the RGB image with the NIR image as the STN registered it.
-Everything is scored against the ground-truth-aligned NIR image inside the same box as above, so an
-alignment error costs score. `country` is aligned already (true transform: the identity): it checks
-that the STN does no harm."""
+OWN_PROTOCOL = """The NIR image as shipped (warped) is aligned by the project's own alignment (`fit_scene` with
+`SceneModelConfig(stn=True)`: `fusion_ros.registration.register` on the full pair, i.e. global search +
+ECC refinement + identity guard, then the fusion phase); `scene` is that fit's fusion and the baselines
+fuse the RGB image with the NIR image as that alignment registered it. Everything is scored against the
+ground-truth-aligned NIR image inside the same box as above, so an alignment error costs score.
+`country` is aligned already (true transform: the identity): it checks that the alignment does no harm."""
 
 PAPER_PROTOCOL = """`scene (paper recipe)`: random init, 300 full-size epochs, constant Adam 1e-3
 (`SceneFitConfig.paper()`), ground-truth alignment as above; the other columns are the same pairs."""

@@ -1,6 +1,7 @@
 """Per-scene single-example fusion (paper 000, Algorithm 1): train a tiny CNN on the pair itself.
 
-``fit_scene(rgb, thermal)`` aligns the thermal image with an affine STN, trains the compact CNN with
+``fit_scene(rgb, thermal)`` aligns the thermal image (an affine transform: :func:`fusion_ros.registration.register`,
+or paper 000's STN trained end to end), trains the compact CNN with
 SSIM + edge-preservation losses against both inputs, fuses in gray and colours the result back as
 ``RGB * GrayFusion / GRAY``. ``SceneFitConfig.paper()`` is the paper's recipe (300 full-resolution
 epochs); the default recipe trains on a reduced working copy with a short, well-scheduled run and
@@ -12,12 +13,12 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from fusion_ros.align import identity_theta, theta_to_pixels, warp_affine
+from fusion_ros.align import theta_to_pixels, warp_affine
 from fusion_ros.device import resolve_device
 from fusion_ros.imaging import (ImageError, as_image_tensor, check_pair, colorize, resize_to, rgb_to_gray,
                                 tensor_to_image)
@@ -25,6 +26,7 @@ from fusion_ros.losses.align import gradient_ncc_loss, normalized_gradient_loss
 from fusion_ros.losses.scene import scene_loss
 from fusion_ros.models.compact import init_as_average
 from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
+from fusion_ros.registration import RegisterConfig, Registration, register
 from fusion_ros.training.loop import LoopConfig, LoopResult, train_loop
 
 
@@ -47,15 +49,16 @@ class SceneFitConfig:
     lr, schedule: Adam learning rate; ``'cosine'`` decays it to 5 % over the run, ``'constant'`` keeps it.
     ssim_window, ssim_kind: SSIM window used by the loss (the scores always use Gaussian 11).
     edge_weight: weight of the edge-preservation term (1 in the paper).
-    align_weight: weight of the STN's gradient-correlation loss (only when ``model.stn``).
-    align_epochs: with an STN, steps of an alignment-only phase on the working copy before the
-        fusion phase (the transform is then fixed); 0 trains the STN jointly with the fusion loss,
-        end to end, as the paper does.
-    align_lr: Adam learning rate of the alignment phase.
-    align_loss: ``'ngf'`` (normalised gradient fields: edge directions only) or ``'ncc'`` (correlation of
-        gradient magnitudes); see ``fusion_ros.losses.align``.
-    align_prior: weight of ``|thermal_from_rgb - identity|^2`` (normalised units) in the alignment loss;
-        keeps an already registered pair from drifting on weak cross-spectral evidence.
+    align_weight: weight of the STN's alignment loss when it is trained jointly (``align_epochs=0``).
+    align_epochs: with an STN (``model.stn``): 0 trains the STN jointly with the fusion loss, end to
+        end, as the paper does; otherwise an alignment phase registers the full-resolution pair first
+        with :func:`fusion_ros.registration.register` (global rotation x scale x translation search,
+        then ECC refinement with at most ``align_epochs`` iterations per level, then the guard that
+        keeps the identity unless the transform is clearly better) and the transform is then fixed.
+        This is the one registration of the project (``fusion-ros align`` runs the same).
+    align_register: the rest of that registration's settings (:class:`RegisterConfig`).
+    align_loss: the joint STN's alignment loss: ``'ngf'`` (normalised gradient fields: edge directions
+        only) or ``'ncc'`` (correlation of gradient magnitudes); see ``fusion_ros.losses.align``.
     device: ``auto`` (cuda when present), ``cpu``, ``cuda:N``.
     """
     model: SceneModelConfig = field(default_factory=lambda: SceneModelConfig(stn=False))
@@ -72,9 +75,8 @@ class SceneFitConfig:
     edge_weight: float = 1.0
     align_weight: float = 1.0
     align_epochs: int = 100
-    align_lr: float = 0.01
+    align_register: RegisterConfig = field(default_factory=RegisterConfig)
     align_loss: str = 'ngf'
-    align_prior: float = 1.0
     device: str = 'auto'
     seed: int = 0
 
@@ -91,10 +93,10 @@ class SceneFitConfig:
             raise ValueError(f"init must be 'average' or 'random', got {self.init!r}")
         if self.align_loss not in ALIGN_LOSSES:
             raise ValueError(f"align_loss must be one of {sorted(ALIGN_LOSSES)}, got {self.align_loss!r}")
-        if self.align_prior < 0:
-            raise ValueError(f'align_prior must be >= 0, got {self.align_prior}')
-        if self.lr <= 0 or self.align_lr <= 0:
-            raise ValueError(f'learning rates must be > 0, got lr={self.lr}, align_lr={self.align_lr}')
+        if self.align_epochs < 0:
+            raise ValueError(f'align_epochs must be >= 0 (0: STN trained jointly), got {self.align_epochs}')
+        if self.lr <= 0:
+            raise ValueError(f'the learning rate must be > 0, got lr={self.lr}')
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f'time_budget_s must be > 0 (or None), got {self.time_budget_s}')
 
@@ -118,6 +120,8 @@ class SceneFit:
     thermal_from_rgb: ``(2, 3)`` normalised theta (``affine_grid`` convention, see ``fusion_ros.align``).
     rgb_from_thermal: ``(3, 3)`` float64 pixel matrix: ``cv2.warpAffine(thermal, m[:2], (W, H))``
         registers the thermal image (in its original resolution) onto the RGB grid.
+    registration: what the alignment phase found (None without one: no STN, or the STN trained jointly).
+    align_rejected: the alignment phase kept the identity (``registration.reason`` says why).
     """
     fused: np.ndarray
     gray_fused: np.ndarray
@@ -126,12 +130,12 @@ class SceneFit:
     rgb_from_thermal: np.ndarray
     model: SceneFusionModel
     loop: LoopResult
-    align_loop: LoopResult | None
+    registration: Registration | None
     kept_start: bool  # training did not lower the whole-image loss, so the starting weights were kept
     train_s: float
     total_s: float
     device: str
-    align_rejected: bool = False  # the STN's transform was implausible or no better than identity: identity used
+    align_rejected: bool = False
 
 
 MIN_SIZE = 16  # smallest RGB side fit_scene accepts (the net's reflect padding and the SSIM window need room)
@@ -157,39 +161,6 @@ def _random_crops(images: list[torch.Tensor], size: int, count: int, gen: torch.
     ys = torch.randint(0, h - size_h + 1, (count,), generator=gen).tolist()
     xs = torch.randint(0, w - size_w + 1, (count,), generator=gen).tolist()
     return [torch.cat([im[..., y:y + size_h, x:x + size_w] for y, x in zip(ys, xs)]) for im in images]
-
-
-def _align_phase(model: SceneFusionModel, th_w, gray_w, config: SceneFitConfig, sigmas, budget, progress):
-    """Train the STN alone on the working copy to maximise the gradient correlation."""
-    optimizer = torch.optim.Adam(model.stn.parameters(), lr=config.align_lr)
-
-    similarity = ALIGN_LOSSES[config.align_loss]
-    identity = identity_theta(1, th_w.device)
-
-    def objective(_batch):
-        registered, valid, theta = model.stn(th_w, gray_w)
-        sim = similarity(registered, gray_w, valid, sigmas).mean()
-        prior = (theta - identity).pow(2).sum(dim=(1, 2)).mean()
-        return {'loss': sim + config.align_prior * prior, 'similarity': sim, 'prior': prior}
-
-    cfg = LoopConfig(max_epochs=config.align_epochs, time_budget_s=budget, progress=progress, desc='align')
-    return train_loop(objective, optimizer, lambda epoch: (None,), cfg,
-                      scheduler=_cosine(optimizer, config.align_epochs))
-
-
-def plausible_alignment(theta: torch.Tensor, scale_range: tuple[float, float] = (0.5, 2.0)) -> bool:
-    """Whether an affine ``thermal_from_rgb (1, 2, 3)`` is a believable camera-to-camera transform:
-    finite, with both singular values of its linear part in ``scale_range`` (no collapse, no mirror)."""
-    a = theta[0, :, :2].double()
-    if not torch.isfinite(theta).all() or torch.linalg.det(a) <= 0:
-        return False
-    sv = torch.linalg.svdvals(a)
-    return bool(scale_range[0] <= sv.min() and sv.max() <= scale_range[1])
-
-
-def _alignment_similarity(theta: torch.Tensor, th_w, gray_w, config: SceneFitConfig, sigmas) -> float:
-    registered, valid = warp_affine(th_w, theta, tuple(gray_w.shape[-2:]), padding_mode='border')
-    return float(ALIGN_LOSSES[config.align_loss](registered, gray_w, valid, sigmas).mean())
 
 
 def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: bool = False) -> SceneFit:
@@ -231,7 +202,7 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     model = model.to(device).train()
     work = _working_size(full_size, config.work_size)
     gray_w, th_w = resize_to(gray, work), resize_to(th_t, work)
-    # Blur scales of the alignment loss, in working-copy pixels (about 2 %, 1 % and 0.5 % of the side).
+    # Blur scales of the joint STN's alignment loss, in working-copy pixels (about 2 %, 1 % and 0.5 % of the side).
     sigmas = tuple(max(0.75, max(work) * f) for f in (0.02, 0.01, 0.005))
 
     def remaining():
@@ -239,20 +210,13 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
             return None
         return max(1e-3, config.time_budget_s - (time.perf_counter() - t_start))
 
-    align_loop = None
+    registration = None
     joint_stn = model.stn is not None and config.align_epochs == 0
     fixed_theta = None
-    align_rejected = False
-    if model.stn is not None and not joint_stn:
-        align_loop = _align_phase(model, th_w, gray_w, config, sigmas, remaining(), progress)
-        with torch.no_grad():
-            fixed_theta = model.stn.theta(th_w, gray_w)
-            identity = identity_theta(1, th_w.device)
-            # Keep the identity unless the learned transform is believable and matches edges better.
-            if not plausible_alignment(fixed_theta) or (
-                    _alignment_similarity(fixed_theta, th_w, gray_w, config, sigmas)
-                    >= _alignment_similarity(identity, th_w, gray_w, config, sigmas)):
-                fixed_theta, align_rejected = identity, True
+    if model.stn is not None and not joint_stn:  # register once at full resolution; the transform is then fixed
+        registration = register(tensor_to_image(gray), tensor_to_image(th_t),
+                                replace(config.align_register, refine_iters=config.align_epochs))
+        fixed_theta = torch.from_numpy(registration.thermal_from_rgb).to(device=device, dtype=th_t.dtype)[None]
 
     if config.crop_size is None:
         sources = (th_w, gray_w)
@@ -316,6 +280,7 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     return SceneFit(fused=tensor_to_image(fused), gray_fused=tensor_to_image(out['fused']),
                     thermal_registered=tensor_to_image(out['thermal_registered']),
                     thermal_from_rgb=theta[0].numpy(), rgb_from_thermal=rgb_from_thermal, model=model,
-                    loop=loop, align_loop=align_loop, kept_start=kept_start, align_rejected=align_rejected,
+                    loop=loop, registration=registration, kept_start=kept_start,
+                    align_rejected=bool(registration is not None and registration.kept_identity),
                     train_s=train_s,
                     total_s=time.perf_counter() - t_start, device=str(device))

@@ -1,4 +1,7 @@
-"""The command line, run in-process: `fusion-ros fuse` on small synthetic files, the demo's wiring, errors."""
+"""The command line, run in-process: `fusion-ros fuse` and `fusion-ros align` on small synthetic files, the
+demo's wiring, errors."""
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -167,3 +170,58 @@ def test_default_method_is_the_shipped_ssvif_model(files, tmp_path, capsys):
     rgb, ir = files
     assert _fuse(rgb, ir, tmp_path / 'f.png') == 0
     assert capsys.readouterr().out.startswith('ssvif in ')
+
+
+# --------------------------------------------------------------------------- align
+
+
+def _align(rgb, ir, *extra):
+    return main(['align', '--rgb', str(rgb), '--ir', str(ir), *extra])
+
+
+def test_align_prints_and_writes_the_rgb_from_thermal_json(tmp_path, make_texture, capsys):
+    h, w = 120, 160
+    gray = make_texture(h, w, seed=31)
+    m = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), 6.0, 1.05), [0, 0, 1]])  # thermal_from_rgb
+    m[:2, 2] += (7.0, -4.0)
+    thermal = cv2.warpAffine(1.0 - gray, m[:2], (w, h), flags=cv2.INTER_LINEAR)  # inverted, black corners
+    rgb_path, ir_path = tmp_path / 'a_rgb.png', tmp_path / 'a_ir.png'
+    cv2.imwrite(str(rgb_path), np.round(np.repeat(gray[..., None], 3, axis=2) * 255).astype(np.uint8))
+    cv2.imwrite(str(ir_path), np.round(thermal * 255).astype(np.uint8))
+    out = tmp_path / 'sub' / 'T.json'
+    assert _align(rgb_path, ir_path, '--out', str(out)) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert list(printed) == ['rgb_from_thermal'] and np.shape(printed['rgb_from_thermal']) == (2, 3)
+    assert json.loads(out.read_text()) == printed
+    assert captured.err.startswith('align: transform found') and str(out) in captured.err
+    # cv2.warpAffine(thermal, M, (W, H)) registers the thermal image: the corners land where the truth puts them.
+    est = np.vstack([printed['rgb_from_thermal'], [0, 0, 1]])
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], float).T
+    assert np.abs(est @ m @ corners - corners)[:2].max() < 1.0
+
+
+def test_align_keeps_a_registered_pair_in_place(files, capsys):
+    rgb, ir = files  # registered; the thermal file has half the resolution
+    assert _align(rgb, ir, '--quiet') == 0
+    captured = capsys.readouterr()
+    # Identity between a 20x24 thermal and a 40x48 RGB grid of one field of view: x_rgb = 2 x_th + 0.5.
+    np.testing.assert_allclose(json.loads(captured.out)['rgb_from_thermal'], [[2, 0, 0.5], [0, 2, 0.5]], atol=1e-6)
+    assert captured.err == ''
+
+
+def test_align_bad_inputs_give_code_2(files, tmp_path, capsys):
+    rgb, ir = files
+    assert _align(rgb, tmp_path / 'missing_ir.png') == 2
+    err = capsys.readouterr().err
+    assert err.startswith('fusion-ros align: error:') and 'missing_ir.png: no such file' in err
+    fake = tmp_path / 'notes.png'
+    fake.write_text('not an image')
+    assert _align(fake, ir, '--out', str(tmp_path / 'T.json')) == 2
+    captured = capsys.readouterr()
+    assert 'notes.png: not a readable image' in captured.err and captured.out == ''
+    assert not (tmp_path / 'T.json').exists()
+    with pytest.raises(SystemExit) as exc:
+        main(['align', '--rgb', str(rgb)])
+    assert exc.value.code == 2
+    assert 'the following arguments are required: --ir/--thermal' in capsys.readouterr().err

@@ -128,6 +128,25 @@ def test_train_scene_stn_mode_sets_transform():
         assert eng.active.model.thermal_from_rgb.shape == (2, 3)
 
 
+def test_train_scene_stn_mode_registers_with_fusion_ros_registration(monkeypatch):
+    """The node's 'stn' mode and `fusion-ros align` share one registration: the training's transform is
+    what fusion_ros.registration.register finds on the full-resolution pair (thermal resampled)."""
+    import fusion_ros.scene as scene_mod
+    calls = []
+    real = scene_mod.register
+
+    def spy(gray, thermal, config=None):
+        calls.append((gray.shape, thermal.shape))
+        return real(gray, thermal, config)
+
+    monkeypatch.setattr(scene_mod, 'register', spy)
+    eng = FusionEngine(load_fusion_model('average'), AlignConfig('stn'))
+    result = eng.train_scene(*scene_pair(th_h=24, th_w=32), FAST)
+    assert calls == [((H, W), (H, W))]
+    if result.accepted:
+        assert eng.active.model.thermal_from_rgb.shape == (2, 3)
+
+
 def test_train_scene_failure_keeps_model(monkeypatch):
     def boom(*args, **kwargs):
         raise DivergedError('loss became nan at epoch 3')

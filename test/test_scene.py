@@ -1,5 +1,5 @@
 """fit_scene (paper 000, Algorithm 1): outputs, resolutions, degenerate inputs, budget, keep-best guard,
-STN registration of a known transform, recipes and config checks."""
+registration of a known transform by the alignment phase (fusion_ros.registration), recipes and config checks."""
 import cv2
 import numpy as np
 import pytest
@@ -39,7 +39,7 @@ def test_outputs_shapes_dtypes_ranges(make_pair):
     np.testing.assert_allclose(fit.rgb_from_thermal, np.eye(3), atol=1e-9)  # no STN: identity
     np.testing.assert_array_equal(fit.thermal_registered, thermal)
     assert fit.loop.epochs == 5 and fit.loop.steps == 5 and fit.loop.stopped == 'max_epochs'
-    assert len(fit.loop.history) == 5 and fit.align_loop is None
+    assert len(fit.loop.history) == 5 and fit.registration is None
     assert fit.device == 'cpu' and 0 < fit.train_s <= fit.total_s
     # The colour output is the gray fusion coloured back with the visible image.
     expected = colorize(image_to_tensor(rgb), image_to_tensor(fit.gray_fused))
@@ -165,7 +165,7 @@ def test_paper_recipe_with_joint_stn(make_pair):
     rgb, thermal = make_pair(32, 40, seed=7)
     config = SceneFitConfig.paper(model=SceneModelConfig(stn=True), epochs=3, **CPU)
     fit = fit_scene(rgb, thermal, config)
-    assert fit.align_loop is None and not fit.kept_start  # trained end to end; no guard
+    assert fit.registration is None and not fit.kept_start  # trained end to end; no guard
     assert {'loss', 'ssim', 'edge', 'align'} <= set(fit.loop.history[0])
     assert fit.fused.shape == (32, 40, 3)
 
@@ -183,15 +183,16 @@ def _warped_pair(make_texture, angle_deg, shift, h=120, w=160):
     return rgb, thermal, np.vstack([m, [0, 0, 1]])
 
 
-@pytest.mark.parametrize('angle_deg, shift, align_loss', [
-    (3.0, (4.0, -3.0), 'ngf'), (0.0, (5.0, 2.0), 'ngf'), (3.0, (4.0, -3.0), 'ncc')])
-def test_stn_recovers_a_known_transform_within_a_pixel(make_texture, angle_deg, shift, align_loss):
+@pytest.mark.parametrize('angle_deg, shift', [(3.0, (4.0, -3.0)), (0.0, (5.0, 2.0)), (-12.0, (15.0, 9.0))])
+def test_stn_recovers_a_known_transform_within_a_pixel(make_texture, angle_deg, shift):
+    from fusion_ros.registration import register
     h, w = 120, 160
     rgb, thermal, thermal_from_rgb = _warped_pair(make_texture, angle_deg, shift, h, w)
-    config = SceneFitConfig(model=SceneModelConfig(stn=True), epochs=5, align_loss=align_loss, **CPU)
+    config = SceneFitConfig(model=SceneModelConfig(stn=True), epochs=5, **CPU)
     fit = fit_scene(rgb, thermal, config)
-    assert fit.align_loop is not None and fit.align_loop.epochs == 100
-    assert {'loss', 'similarity', 'prior'} <= set(fit.align_loop.history[-1])
+    assert fit.registration is not None and not fit.align_rejected
+    # The alignment phase is fusion_ros.registration.register on the pair (fusion-ros align runs the same).
+    np.testing.assert_allclose(fit.rgb_from_thermal, register(rgb, thermal).rgb_from_thermal, atol=1e-3)
     corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], float).T
     truth = np.linalg.inv(thermal_from_rgb) @ corners
     error = np.abs(fit.rgb_from_thermal @ corners - truth)[:2].max()
@@ -210,6 +211,7 @@ def test_stn_leaves_a_registered_pair_in_place(make_texture):
     fit = fit_scene(rgb, 1.0 - gray, SceneFitConfig(model=SceneModelConfig(stn=True), epochs=2, **CPU))
     corners = np.array([[0, 0, 1], [63, 0, 1], [0, 47, 1], [63, 47, 1]], float).T
     assert np.abs(fit.rgb_from_thermal @ corners - corners)[:2].max() < 0.5
+    assert fit.align_rejected
 
 
 # --------------------------------------------------------------------------- config
@@ -231,11 +233,10 @@ def test_paper_recipe_values():
     (dict(crop_size=8), 'crop_size must be >= 16 pixels'),
     (dict(schedule='linear'), "schedule must be 'cosine' or 'constant', got 'linear'"),
     (dict(init='zeros'), "init must be 'average' or 'random', got 'zeros'"),
-    (dict(lr=0.0), 'learning rates must be > 0, got lr=0.0'),
-    (dict(align_lr=-1.0), 'learning rates must be > 0'),
+    (dict(lr=0.0), 'the learning rate must be > 0, got lr=0.0'),
+    (dict(align_epochs=-1), r'align_epochs must be >= 0 \(0: STN trained jointly\), got -1'),
     (dict(time_budget_s=0), r'time_budget_s must be > 0 \(or None\), got 0'),
     (dict(align_loss='mi'), r"align_loss must be one of \['ncc', 'ngf'\], got 'mi'"),
-    (dict(align_prior=-0.1), 'align_prior must be >= 0, got -0.1'),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -248,30 +249,12 @@ def test_bad_device_is_refused_before_any_work(make_pair):
         fit_scene(rgb, thermal, SceneFitConfig(device='tpu'))
 
 
-def test_plausible_alignment_accepts_small_motions_and_refuses_collapse_and_mirror():
-    from fusion_ros.align import identity_theta
-    from fusion_ros.scene import plausible_alignment
-    theta = identity_theta(1)
-    assert plausible_alignment(theta)
-    small = theta.clone()
-    small[0, 0, 1], small[0, 0, 2] = 0.05, 0.1
-    assert plausible_alignment(small)
-    for bad in ([[0.1, 0, 0], [0, 0.1, 0]], [[-1, 0, 0], [0, 1, 0]], [[5, 0, 0], [0, 5, 0]],
-                [[float('nan'), 0, 0], [0, 1, 0]]):
-        assert not plausible_alignment(torch.tensor([bad]))
-
-
-def test_an_alignment_no_better_than_identity_is_rejected(monkeypatch):
-    import fusion_ros.scene as scene_mod
-    from fusion_ros.models.scene import SceneModelConfig
-    rng = np.random.default_rng(1)
-    rgb = np.repeat(rng.random((48, 64, 1), dtype=np.float32), 3, axis=2)
-    thermal = rgb[..., 0].copy()
-    # Pretend every learned transform scores worse than identity: the fit must fall back to identity.
-    real = scene_mod._alignment_similarity
-    monkeypatch.setattr(scene_mod, '_alignment_similarity',
-                        lambda theta, *a: real(theta, *a) + (0.0 if torch.equal(theta, scene_mod.identity_theta(1)) else 1.0))
-    fit = scene_mod.fit_scene(rgb, thermal, scene_mod.SceneFitConfig(model=SceneModelConfig(stn=True), epochs=2,
-                                                                     align_epochs=5, device='cpu'))
-    assert fit.align_rejected
+def test_an_alignment_no_better_than_identity_is_rejected(make_texture):
+    from fusion_ros.registration import RegisterConfig
+    rgb, thermal, _ = _warped_pair(make_texture, 3.0, (4.0, -3.0))
+    # Ask for an impossible gain over the identity: the fit must fall back to the identity.
+    config = SceneFitConfig(model=SceneModelConfig(stn=True), epochs=2, align_register=RegisterConfig(min_gain=1e6),
+                            **CPU)
+    fit = fit_scene(rgb, thermal, config)
+    assert fit.align_rejected and fit.registration.kept_identity
     np.testing.assert_allclose(fit.thermal_from_rgb, [[1, 0, 0], [0, 1, 0]], atol=1e-6)
