@@ -89,6 +89,22 @@ class ThermalNormConfig:
             raise ValueError(f'percentiles must lie in [0, 100], got {self.low}, {self.high}')
 
 
+#: Percentiles of larger images are taken on a regular grid of about this many pixels: the full sort
+#: cost ~10 ms per 640x480 frame in the node, and a 65k-pixel grid moves a 0.5/99.5 % percentile by a
+#: fraction of one grey level on real thermal frames.
+PERCENTILE_SAMPLE = 65536
+
+
+def _percentile_sample(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """The finite ``values`` (2-D) on a regular grid of about :data:`PERCENTILE_SAMPLE` pixels (all if fewer)."""
+    step = int(np.sqrt(values.size / PERCENTILE_SAMPLE))
+    if step > 1:
+        grid_finite = finite[::step, ::step]
+        if grid_finite.any():  # else the grid missed every finite pixel: use them all
+            return values[::step, ::step][grid_finite]
+    return values[finite]
+
+
 def normalize_thermal(thermal: np.ndarray, config: ThermalNormConfig | None = None) -> np.ndarray:
     """Map a raw thermal/NIR image to float32 [0, 1], ignoring NaN/inf.
 
@@ -123,7 +139,7 @@ def normalize_thermal(thermal: np.ndarray, config: ThermalNormConfig | None = No
     if config.mode == 'range':
         lo, hi = config.low, config.high
     else:
-        lo, hi = np.percentile(values[finite], [config.low, config.high])
+        lo, hi = np.percentile(_percentile_sample(values, finite), [config.low, config.high])
     if hi - lo <= 1e-12:
         out = np.zeros(thermal.shape, np.float32)
     else:

@@ -256,3 +256,17 @@ def test_check_pair_accepts_a_good_pair():
 def test_check_pair_errors(rgb, thermal, message):
     with pytest.raises(ImageError, match=message):
         check_pair(rgb, thermal)
+
+
+def test_percentiles_of_large_frames_use_a_grid_and_stay_close():
+    from fusion_ros.imaging import ThermalNormConfig, normalize_thermal
+    rng = np.random.default_rng(0)
+    big = (rng.normal(30000, 2000, (480, 640))).astype(np.uint16)
+    out = normalize_thermal(big)
+    values = big.astype(np.float64)
+    lo, hi = np.percentile(values, [0.5, 99.5])
+    exact = np.clip((values - lo) / (hi - lo), 0, 1)
+    assert np.abs(out - exact).max() < 2 / 255
+    sparse = np.full((480, 640), np.nan, np.float32)
+    sparse[1, 1], sparse[3, 3] = 10.0, 20.0  # no finite pixel on the sampling grid: all finite ones are used
+    assert normalize_thermal(sparse, ThermalNormConfig('percentile', 0.0, 100.0))[3, 3] == 1.0
