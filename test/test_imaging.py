@@ -270,3 +270,11 @@ def test_percentiles_of_large_frames_use_a_grid_and_stay_close():
     sparse = np.full((480, 640), np.nan, np.float32)
     sparse[1, 1], sparse[3, 3] = 10.0, 20.0  # no finite pixel on the sampling grid: all finite ones are used
     assert normalize_thermal(sparse, ThermalNormConfig('percentile', 0.0, 100.0))[3, 3] == 1.0
+
+
+def test_from_float01_rounds_clips_and_zeroes_nan():
+    from fusion_ros.imaging import from_float01
+    x = np.array([[np.nan, np.inf, -np.inf, 1.7, -0.3, 0.5, 1 / 255 * 0.49, 1.0]], np.float32)
+    assert from_float01(x).tolist() == [[0, 255, 0, 255, 0, 128, 0, 255]]
+    assert from_float01(x, np.uint16).tolist() == [[0, 65535, 0, 65535, 0, 32768, 126, 65535]]
+    assert from_float01(x, np.float32).tolist()[0][:5] == [0.0, 1.0, 0.0, 1.0, 0.0]
