@@ -25,30 +25,17 @@ import torch.nn.functional as F
 
 from fusion_ros.metrics.color import rgb_to_lab
 from fusion_ros.metrics.qabf import DA, DG, KA, KG, TA, TG
-
-
-def _uniform(x: torch.Tensor, win: int) -> torch.Tensor:
-    return F.avg_pool2d(x, win, stride=1)
+from fusion_ros.metrics.structural import ssim_uniform
 
 
 def ssim_uniform_pair(x: torch.Tensor, y: torch.Tensor, *, win: int = 7, data_range: float = 2.0,
                       scale: float = 255.0) -> torch.Tensor:
     """skimage-convention SSIM of two ``(B, 1, H, W)`` images in [0, 1]: ``(B,)``.
 
-    Images are scaled by ``scale`` first (8-bit levels); ``C1 = (0.01 data_range)^2``,
-    ``C2 = (0.03 data_range)^2``; sample covariance (``N / (N - 1)``); the mean over 'valid' windows
-    equals skimage's mean over the map cropped by ``(win - 1) / 2``.
+    The metric's own :func:`fusion_ros.metrics.structural.ssim_uniform` (differentiable) on the images
+    scaled by ``scale`` (8-bit levels), with CDDFuse's effective ``data_range`` 2 by default.
     """
-    x, y = x * scale, y * scale
-    n = win * win
-    cov_norm = n / (n - 1.0)
-    ux, uy = _uniform(x, win), _uniform(y, win)
-    vx = cov_norm * (_uniform(x * x, win) - ux * ux)
-    vy = cov_norm * (_uniform(y * y, win) - uy * uy)
-    vxy = cov_norm * (_uniform(x * y, win) - ux * uy)
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.flatten(1).mean(1)
+    return ssim_uniform(x * scale, y * scale, win=win, data_range=data_range)
 
 
 def _sobel(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
