@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from fusion_ros import registry
+from fusion_ros.adapt import AdaptConfig, adapt_net, format_scores
 from fusion_ros.align import warp_affine
 from fusion_ros.device import resolve_device
 from fusion_ros.imaging import ImageError, colorize, image_to_tensor, resize_to, rgb_to_gray, tensor_to_image
@@ -45,6 +46,7 @@ from fusion_ros.scene import SceneFitConfig, fit_scene
 
 ALIGN_MODES = ('none', 'fixed', 'stn')
 IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+ADAPTED_FROM = ' from '
 QUALITY_KEY = 'ssim_score'  # the score a new per-scene model must not lower to be swapped in
 
 FuseFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -397,6 +399,8 @@ class TrainResult:
 def _fmt_scores(scores: dict[str, float] | None) -> str:
     if not scores:
         return 'n/a'
+    if 'ssim_score' not in scores:  # adapt's held-out field metrics
+        return format_scores(scores)
     return (f"SSIM score {scores['ssim_score']:.4f}, correlation {scores['correlation_score']:.4f}, "
             f"Canny {scores['canny_score']:.4f}")
 
@@ -556,6 +560,24 @@ class FusionEngine:
         Raises:
             TrainingBusyError: a training is already running (this call does nothing).
         """
+        return self._training(lambda resets: self._train(rgb, thermal, config or SceneFitConfig(), align, resets))
+
+    def adapt_scene(self, pairs, config: AdaptConfig | None = None) -> TrainResult:
+        """Fine-tune the active streaming net on the newest pairs of the stream (:mod:`fusion_ros.adapt`).
+
+        ``pairs``: oldest first, ``(rgb (H, W, 3), thermal (H, W))`` float32 in [0, 1] with the thermal
+        image already on the RGB grid (:attr:`FrameOutput.thermal_registered`); at least
+        ``config.pairs_needed``. The newest ``train_pairs`` are trained on, the ``holdout_pairs`` before
+        them judge: the new net replaces the active one only if its VIF + Qabf + SSIM (mean over the
+        held-out pairs) is higher; ``before`` / ``after`` hold those scores. A :meth:`reset` while it
+        trains wins (the training stops early and its net is discarded).
+
+        Raises:
+            TrainingBusyError: a training is already running (this call does nothing).
+        """
+        return self._training(lambda resets: self._adapt(list(pairs), config or AdaptConfig(), resets))
+
+    def _training(self, run: Callable[[int], TrainResult]) -> TrainResult:
         if not self._train_lock.acquire(blocking=False):
             since = self._training_since
             running = f' for {time.monotonic() - since:.1f} s' if since is not None else ''
@@ -564,12 +586,53 @@ class FusionEngine:
         try:
             with self._swap_lock:  # one step: a reset() from now on discards this training
                 self._training_since, resets = time.monotonic(), self._resets
-            result = self._train(rgb, thermal, config or SceneFitConfig(), align, resets)
+            result = run(resets)
             self.last_training = result
             return result
         finally:
             self._training_since = None
             self._train_lock.release()
+
+    def _adapt(self, pairs, config: AdaptConfig, resets: int) -> TrainResult:
+        t0 = time.perf_counter()
+        active = self._active
+        net = getattr(active.model.fuse, 'net', None)
+        if not isinstance(net, torch.nn.Module) or active.model.name == 'scene':
+            return TrainResult(False, f"refused: adapt fine-tunes the active streaming net, but the active model is "
+                               f"{active.label}, which has none; use train_scene_mode 'scene' (or "
+                               f"fusion_model 'ssvif')", 0.0)
+        if len(pairs) < config.pairs_needed:
+            return TrainResult(False, f'refused: adapt needs {config.pairs_needed} recent pairs ({config.train_pairs} '
+                               f'to train on, {config.holdout_pairs} to judge the result on), {len(pairs)} kept so '
+                               'far; wait a few seconds of streaming and call again', 0.0)
+        try:
+            fit = adapt_net(net, pairs, config, should_stop=lambda: self._resets != resets)
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the previous model; reported, not hidden
+            seconds = time.perf_counter() - t0
+            return TrainResult(False, f'adapt failed after {seconds:.1f} s ({type(exc).__name__}: {exc}); '
+                               f'kept {self._active.label}', seconds)
+        seconds = time.perf_counter() - t0
+        info = dict(epochs=fit.loop.steps, device=str(next(fit.net.parameters()).device))
+        what = (f'{fit.loop.steps} steps on {config.train_pairs} pair(s), judged on {config.holdout_pairs} other '
+                f'recent pair(s)')
+        if self._resets != resets:
+            return self._discarded(fit.after, seconds, fit.before, info)
+        if not fit.improved:
+            return TrainResult(False, f'the adapted model ({what}) is not better on the held-out pairs '
+                               f'({format_scores(fit.after)}) than {active.label} ({format_scores(fit.before)}); '
+                               f'kept it. Took {seconds:.1f} s', seconds, fit.before, fit.after, **info)
+        root = active.model.source.split(ADAPTED_FROM)[-1]  # repeated adapts name the file they started from
+        candidate = FusionModel('ssvif', registry.get('ssvif').wrap(fit.net, None, backend='torch'),
+                                f'adapted on the stream ({fit.loop.steps} steps){ADAPTED_FROM}{root}', None,
+                                'torch channels_last')
+        with self._swap_lock:  # a reset() since the start wins: discard, never swap in
+            if self._resets != resets:
+                return self._discarded(fit.after, seconds, fit.before, info)
+            self._version += 1
+            self._active = new = ActiveModel(candidate, self._version, time.time())
+        return TrainResult(True, f'adapted in {seconds:.1f} s ({what}); now {new.label}. Held-out before: '
+                           f'{format_scores(fit.before)}. After: {format_scores(fit.after)}',
+                           seconds, fit.before, fit.after, version=new.version, **info)
 
     def _train(self, rgb, thermal, config: SceneFitConfig, align: AlignConfig | None, resets: int) -> TrainResult:
         t0 = time.perf_counter()

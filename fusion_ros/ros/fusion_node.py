@@ -35,6 +35,7 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
+from fusion_ros.adapt import RecentPairs
 from fusion_ros.device import apply_cpu_threads
 from fusion_ros.encodings import msg_to_array
 from fusion_ros.engine import FusionEngine, TrainingBusyError, load_fusion_model
@@ -153,6 +154,8 @@ class FusionNode(Node):
         self._pairer = StampPairer(self.config.pairing())
         self._slot = LatestSlot()
         self._latest = None  # (rgb, thermal, stamp_ns, (rgb_scale, thermal_scale)) of the newest usable pair
+        adapt = self.config.adapt()  # ~/train_scene 'adapt': recent fused pairs (thermal on the RGB grid)
+        self._recent = RecentPairs(adapt.pairs_needed, self.config.adapt_pair_interval_s, adapt.work_size)
         self._note_log = Throttle(NOTE_LOG_PERIOD_S)
         self._sync_warned = False
         watch_config(self, lambda: self.config, self._on_config_change)
@@ -262,6 +265,15 @@ class FusionNode(Node):
             response.success = False
             response.message = ('refused: no synchronised RGB + thermal pair has arrived yet; check the inputs '
                                 '(see /diagnostics)')
+        elif self.config.train_scene_mode == 'adapt':
+            pairs = self._recent.pairs()
+            self.get_logger().info(f'~/train_scene (adapt): {len(pairs)} recent pair(s) kept, budget '
+                                   f'{self.config.adapt_time_budget_s} s')
+            try:
+                result = self.engine.adapt_scene(pairs, self.config.adapt())
+                response.success, response.message = result.accepted, result.message
+            except TrainingBusyError as exc:
+                response.success, response.message = False, f'refused: {exc}'
         else:
             rgb, thermal, stamp, scales = latest
             self.get_logger().info(f'~/train_scene: training on the pair stamped {stamp / 1e9:.3f} s '
@@ -320,6 +332,9 @@ class FusionNode(Node):
         try:
             frame = self.engine.process(rgb, thermal, align=self.engine.align.rescaled(*scales))
             t2 = time.perf_counter()
+            stamp_s = pair.rgb_stamp_ns / 1e9
+            if config.train_enabled and config.train_scene_mode == 'adapt' and self._recent.due(stamp_s):
+                self._recent.add(stamp_s, rgb, frame.thermal_registered)
             msgs = output_messages(frame, pair.rgb.header, registered=config.publish_registered)
             info = self._camera_info
             if info is not None:
@@ -378,6 +393,9 @@ class FusionNode(Node):
                 state[name] = f'off: {notes[name]}' if name in notes else 'off'
         since = engine.training_since
         state['training'] = f'running for {time.monotonic() - since:.1f} s' if since is not None else 'idle'
+        state['train_scene_mode'] = self.config.train_scene_mode
+        if self.config.train_scene_mode == 'adapt':
+            state['adapt pairs kept'] = f'{len(self._recent)} of {self._recent.capacity}'
         if engine.last_training is not None:
             state['last training'] = engine.last_training.message
         info = self._camera_info

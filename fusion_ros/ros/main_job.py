@@ -106,8 +106,10 @@ def node_parameters(device: str = 'auto', train_epochs: int = 60, train_time_bud
     """The fusion_node parameters the main job sets. Everything else (``cpu_threads`` included) is the
     node's default, the same as ``config/fuse.yaml``, which ``fusion-ros run`` and the launch file load.
     ``detection``: switch detection on (``detection_model``: its model; None: the shipped detector)."""
+    # adapt_pair_interval_s 0: the sample recording is 2 s long, so ~/train_scene ('adapt', the default mode)
+    # keeps its newest frames however close together (trained on the last, judged on the two before it)
     params = {'use_sim_time': True, 'device': device, 'train_epochs': int(train_epochs),
-              'train_time_budget_s': float(train_time_budget_s)}
+              'train_time_budget_s': float(train_time_budget_s), 'adapt_pair_interval_s': 0.0}
     if segmentation_model:
         params.update(segmentation_enabled=True, segmentation_model_path=str(segmentation_model))
     if detection or detection_model:
@@ -268,8 +270,10 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         'training': {'success': bool(response.success), 'message': response.message,
                      'seconds': None if training is None else round(training.seconds, 2),
                      'service_wall_s': round(train_wall_s, 2),
-                     'scores_on_training_pair': None if training is None else
-                     {'before': training.before, 'after': training.after}},
+                     'mode': state.get('train_scene_mode'),
+                     'scores': None if training is None else
+                     {'on': 'held-out recent pairs' if 'ssim_score' not in (training.before or {'ssim_score': 0})
+                      else 'the training pair', 'before': training.before, 'after': training.after}},
         'model_after': state['active'],
         'quality_mean': {'shipped_model': mean_scores(quality['before']),
                          'after_train_scene': mean_scores(quality['after'])},

@@ -28,6 +28,7 @@ STORAGES = ('mcap', 'sqlite3')
 # fusion_ros.engine's, repeated so that this module (and the player) load without torch; a test checks they agree
 ALIGN_MODES = ('none', 'fixed', 'stn')
 INFERENCE_BACKENDS = ('auto', 'torch', 'onnxruntime')  # fusion_ros.engine.BACKENDS
+TRAIN_SCENE_MODES = ('adapt', 'scene')
 IDENTITY_HOMOGRAPHY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 EXACT_SYNC_TOLERANCE_S = 1e-9  # approximate_sync false: stamps must be equal (to the nanosecond)
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -170,6 +171,19 @@ class FusionNodeConfig(ParamConfig):
     detection_max: int = param(100, 'most detections per image', range=(1, 10000), step=1)
     # -- per-scene training (~/train_scene)
     train_enabled: bool = param(True, 'allow ~/train_scene (anyone on the DDS domain can call it)', read_only=True)
+    train_scene_mode: str = param('adapt', "what ~/train_scene does: 'adapt' (fine-tune the active streaming net on "
+                                  'the newest pair(s) of the stream for adapt_time_budget_s, swapped in only if it '
+                                  "scores better on other recent pairs) or 'scene' (paper 000: a small net trained on "
+                                  'the newest pair, train_* parameters)', choices=TRAIN_SCENE_MODES)
+    adapt_time_budget_s: float = param(3.0, "'adapt': wall time of the whole adaptation (judging included), seconds",
+                                       range=(0.5, 600.0))
+    adapt_train_pairs: int = param(1, "'adapt': the newest this many kept pairs are trained on", range=(1, 16),
+                                   step=1, read_only=True)
+    adapt_holdout_pairs: int = param(2, "'adapt': this many kept pairs before them judge the result (not trained "
+                                     'on)', range=(1, 16), step=1, read_only=True)
+    adapt_pair_interval_s: float = param(0.5, "'adapt': kept pairs are at least this far apart (stamps, seconds), "
+                                         'so the judging pairs are not copies of the trained one',
+                                         range=(0.0, 600.0), read_only=True)
     train_epochs: int = param(60, 'optimiser steps of a per-scene training', range=(1, 100000), step=1)
     train_time_budget_s: float = param(60.0, 'a per-scene training stops after this many seconds',
                                        range=(1.0, 3600.0), read_only=True)
@@ -225,6 +239,11 @@ class FusionNodeConfig(ParamConfig):
     def align(self):
         from fusion_ros.engine import AlignConfig
         return AlignConfig(self.align_mode, self.homography)
+
+    def adapt(self):
+        from fusion_ros.adapt import AdaptConfig
+        return AdaptConfig(train_pairs=self.adapt_train_pairs, holdout_pairs=self.adapt_holdout_pairs,
+                           time_budget_s=self.adapt_time_budget_s)
 
     def scene_fit(self):
         from fusion_ros.scene import SceneFitConfig

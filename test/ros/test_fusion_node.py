@@ -129,7 +129,7 @@ def test_qos_mismatch_is_reported(harness):
 
 
 def test_training_while_output_flows_refuses_concurrent_and_keeps_model_on_failure(harness, monkeypatch):
-    h = harness({'train_epochs': 3, 'train_work_size': 64})
+    h = harness({'train_epochs': 3, 'train_work_size': 64, 'train_scene_mode': 'scene'})
     # before any pair: refused
     refused = h.call(h.train)
     assert not refused.success and 'no synchronised' in refused.message
@@ -260,7 +260,7 @@ def test_inference_backend_is_used_and_shown_in_diagnostics(harness):
 # ---------------------------------------------------------------------------- issue 9
 
 def test_reset_during_training_wins_and_both_responses_say_so(harness, monkeypatch):
-    h = harness({'train_epochs': 3, 'train_work_size': 64})
+    h = harness({'train_epochs': 3, 'train_work_size': 64, 'train_scene_mode': 'scene'})
     h.stream(2)
     gate, started = threading.Event(), threading.Event()
     real_fit = engine_mod.fit_scene
@@ -441,3 +441,24 @@ def test_fused_camera_info_follows_the_fused_image(harness):
         assert msg.header.frame_id == image.header.frame_id == 'rgb_optical_frame'
         assert (msg.width, msg.height) == (image.width, image.height)
         assert list(msg.k) == list(info.k) and list(msg.d) == list(info.d) and list(msg.p) == list(info.p)
+
+
+def test_train_scene_adapt_mode_needs_recent_pairs_then_adapts_the_streaming_net(harness):
+    """Issue 11: 'adapt' (the default mode) fine-tunes the active net on the newest kept pair, judged on older
+    ones; it refuses, saying why, until enough pairs at least adapt_pair_interval_s apart have been fused."""
+    h = harness({'adapt_time_budget_s': 1.0, 'adapt_pair_interval_s': 0.5})
+    assert h.node.config.train_scene_mode == 'adapt'
+    h.stream(3, period_ns=100_000_000)  # 0.2 s of stream: one pair kept
+    refused = h.call(h.train)
+    assert not refused.success and 'needs 3 recent pairs' in refused.message and '1 kept so far' in refused.message
+    assert h.node.engine.active.version == 0
+    h.stream(3, start_ns=2 * 10**9, period_ns=600_000_000)  # three more, 0.6 s apart: the buffer is full
+    result = h.call(h.train)
+    assert 'held-out' in result.message.lower() and 'VIF' in result.message, result.message
+    trained = h.node.engine.last_training
+    assert trained is not None and trained.before is not None and trained.epochs >= 1
+    assert h.node.engine.active.version == (1 if result.success else 0)
+    before = h.count()
+    h.send(9 * 10**9)  # the node still fuses, with whichever model won
+    assert wait_for(lambda: h.count() >= before + 1)
+    assert h.node.model_state()['last training'] == result.message

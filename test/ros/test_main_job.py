@@ -30,7 +30,10 @@ def test_main_job_on_a_tiny_recording(tmp_path, ros_context):
     before = {name for name in frames if name.endswith('_before.png')}
     assert len(before) >= 4 and {name.replace('_before', '_after') for name in before} <= frames
     assert summary['frames_in']['rgb'] >= 8 and summary['pairs_made'] >= 8
-    assert 'SSIM score' in summary['training']['message']
+    training = summary['training']  # the default mode, adapt: judged on frames it did not train on
+    assert training['mode'] == 'adapt' and 'held-out' in training['message'].lower(), training['message']
+    assert training['scores']['on'] == 'held-out recent pairs' and set(training['scores']['before']) == {
+        'VIF', 'Qabf', 'SSIM'}
     assert summary['quality_mean']['shipped_model']['ssim_score'] > 0
     assert summary['latency_ms']['end_to_end_mean_max'] is not None
 
@@ -39,7 +42,8 @@ def test_main_job_starts_the_node_from_the_shipped_defaults():
     """Issue 12: `make demo`, `fusion-ros run` and the launch file start from the same defaults (config/fuse.yaml =
     the dataclass defaults, checked in test_bringup): the main job overrides only what it must, not cpu_threads."""
     from fusion_ros.ros.main_job import node_parameters
-    assert set(node_parameters()) == {'use_sim_time', 'device', 'train_epochs', 'train_time_budget_s'}
+    assert set(node_parameters()) == {'use_sim_time', 'device', 'train_epochs', 'train_time_budget_s',
+                                      'adapt_pair_interval_s'}
     assert node_parameters(segmentation_model='seg.pt')['segmentation_model_path'] == 'seg.pt'
     # issue 10: the degenerate SSVIF segmenter is never switched on by default; detection (the shipped detector
     # when installed, or a given model) is
