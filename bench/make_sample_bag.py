@@ -1,6 +1,6 @@
 """Write the bundled sample recording ``fusion_ros/samples/sample_pairs.mcap`` (a rosbag2 bag directory).
 
-Real RGB + thermal/NIR pairs (RoadScene and EPFL RGB-NIR ``country``; see ``fusion_ros/samples/README.md``
+Real RGB + thermal/NIR pairs (RoadScene, EPFL RGB-NIR ``country`` and MSRS night scenes; see ``fusion_ros/samples/README.md``
 for sources and terms), published as if by two cameras at 5 Hz:
 
 * ``/rgb/image``: ``sensor_msgs/msg/Image`` ``rgb8``, 320 px wide, frame ``rgb_optical_frame``,
@@ -41,6 +41,10 @@ PAIRS = [(DATA / 'roadscene' / 'vi' / f'{stem}.jpg', DATA / 'roadscene' / 'ir' /
                       'FLIR_00288')]
 PAIRS += [(DATA / 'rgbnir' / 'country' / f'{n}_rgb.jpg', DATA / 'rgbnir' / 'country' / f'{n}_nir.jpg')
           for n in ('0000', '0001', '0003')]
+# 4 MSRS night road scenes with people and cars, where the thermal image matters (issue 10: the demo shows
+# detections at night). They are MSRS test pairs (labelled), so never used to train the shipped detector.
+PAIRS += [(DATA / 'msrs' / 'test' / 'vi' / f'{stem}.png', DATA / 'msrs' / 'test' / 'ir' / f'{stem}.png')
+          for stem in ('00008N', '00028N', '00036N', '00040N')]
 RGB_WIDTH = 320
 PERIOD_NS = 200_000_000  # 5 Hz
 T0_NS = 1_700_000_000 * 1_000_000_000
