@@ -198,6 +198,8 @@ _BUILT_IN = (
                  fuse=_Lazy('fusion_ros.baselines:fuse_wavelet')),
     FusionMethod('guided', 'baseline', 'guided-filter fusion of base and detail layers',
                  fuse=_Lazy('fusion_ros.baselines:fuse_guided')),
+    FusionMethod('texmax', 'baseline', 'texture-aware max: exact copies of the more textured source where the '
+                 'other is flat, the max rule elsewhere', fuse=_Lazy('fusion_ros.baselines:fuse_texmax')),
 )
 _METHODS: dict[str, FusionMethod] = {m.name: m for m in _BUILT_IN}
 

@@ -7,7 +7,7 @@ from fusion_ros.baselines import (BASELINES, GRAY_BASELINES, box_mean, fuse_with
                                   laplacian_pyramid, pca_weights, reconstruct_laplacian)
 from fusion_ros.imaging import ImageError, rgb_to_gray
 
-NAMES = ['average', 'max', 'pca', 'laplacian', 'wavelet', 'guided']
+NAMES = ['average', 'max', 'pca', 'laplacian', 'wavelet', 'guided', 'texmax']
 
 
 def _smooth(shape, seed):
@@ -117,3 +117,36 @@ def test_invalid_inputs_raise_clear_errors(name):
 def test_fuse_with_takes_any_gray_rule():
     out = fuse_with(lambda a, b: torch.minimum(a, b), RGB, THERMAL)
     assert out.shape == RGB.shape
+
+
+def _texture(h, w, seed, amplitude=0.2):
+    g = torch.Generator().manual_seed(seed)
+    return amplitude * torch.rand(1, 1, h, w, generator=g)
+
+
+def test_texmax_copies_the_textured_source_where_the_other_is_flat():
+    """Issue 8: a bright flat thermal background no longer hides the visible scene, and a flat bright visible
+    region no longer hides thermal structure; elsewhere texmax is the max rule; every pixel is an exact copy."""
+    from fusion_ros.baselines import gray_texmax
+    h, w = 96, 192
+    visible = 0.3 + _texture(h, w, 1)           # textured everywhere
+    thermal = torch.full((1, 1, h, w), 0.8)      # flat and brighter: max would return it everywhere
+    thermal[..., w // 2:] = 0.2 + _texture(h, w // 2, 2, 0.6)  # right half: textured thermal
+    visible[..., :, 3 * w // 4:] = 0.95          # far right: flat bright visible (sky)
+    out = gray_texmax(thermal, visible)
+    left, far_right = (slice(None), slice(None), slice(8, -8), slice(8, w // 2 - 40)), \
+        (slice(None), slice(None), slice(8, -8), slice(3 * w // 4 + 40, w - 8))
+    assert torch.equal(out[left], visible[left])  # the visible texture, not the flat thermal max
+    assert torch.equal(out[far_right], thermal[far_right])  # thermal structure, not the flat bright sky
+    assert bool(((out == thermal) | (out == visible)).all())  # exact copies only
+    # sources of equal texture: exactly the max rule
+    a, b = _texture(h, w, 3) + 0.1, _texture(h, w, 4) + 0.3
+    assert torch.equal(gray_texmax(a, b), torch.maximum(a, b))
+
+
+def test_texmax_is_registered_and_runs_on_small_images():
+    from fusion_ros import registry
+    assert registry.get('texmax').kind == 'baseline' and 'texmax' in BASELINES
+    rgb, thermal = torch.rand(1, 3, 20, 24), torch.rand(1, 1, 20, 24)
+    out = BASELINES['texmax'](rgb, thermal)
+    assert out.shape == rgb.shape and torch.isfinite(out).all()

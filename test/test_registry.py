@@ -39,7 +39,7 @@ def _path_for(method: FusionMethod, checkpoints):
 
 
 def test_built_in_methods():
-    assert registry.names() == ['ssvif', 'scene', 'average', 'max', 'pca', 'laplacian', 'wavelet', 'guided']
+    assert registry.names() == ['ssvif', 'scene', 'average', 'max', 'pca', 'laplacian', 'wavelet', 'guided', 'texmax']
     assert registry.names('baseline') == list(BASELINES)
     assert registry.names('checkpoint') == ['ssvif'] and registry.names('scene') == ['scene']
     assert registry.get('ssvif').checkpoints == ('ssvif', 'ssvif_blend')
