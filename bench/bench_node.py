@@ -365,6 +365,7 @@ class Outcome:
     machine_busy_pct: float | None = None
     rss_peak_mb: float | None = None
     rss_end_mb: float | None = None
+    train: dict = field(default_factory=dict)  # --train-at: the ~/train_scene call while streaming
     log_tail: str = ''
 
 
@@ -386,6 +387,8 @@ class Monitor:
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(Image, 'fused/image', self._on_fused, qos)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
+        from std_srvs.srv import Trigger
+        self.train_client = self.node.create_client(Trigger, 'fusion_node/train_scene')
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -513,6 +516,7 @@ def run_config(cfg: Config, args, context, domain: int, workdir: Path, children:
         deadline = time.monotonic() + 120 + args.warmup + args.settle_timeout + args.pause + args.duration
         warm_done_ns = None
         go_sent = False
+        train_future, train_t0, train_t1 = None, None, None
         while pub_proc.poll() is None:
             if node_proc.poll() is not None:
                 raise RuntimeError(f'the node exited during the run (exit code {node_proc.poll()})')
@@ -532,6 +536,14 @@ def run_config(cfg: Config, args, context, domain: int, workdir: Path, children:
                     pub_proc.stdin.write('go\n')
                     pub_proc.stdin.flush()
                     go_sent = True
+                    go_ns = time.time_ns()
+            if (args.train_at is not None and go_sent and train_future is None
+                    and (time.time_ns() - go_ns) / 1e9 >= args.pause + args.train_at):
+                from std_srvs.srv import Trigger
+                train_t0 = time.time_ns()
+                train_future = monitor.train_client.call_async(Trigger.Request())
+            if train_future is not None and train_t1 is None and train_future.done():
+                train_t1 = time.time_ns()
             time.sleep(0.1)
         reader.join(timeout=5)
         results = [ln for ln in lines if ln.startswith('{') and '"event"' not in ln]
@@ -573,6 +585,16 @@ def run_config(cfg: Config, args, context, domain: int, workdir: Path, children:
         out.received = len(measured)
         out.latencies_ms = [(r - s) / 1e6 for s, r in measured]
         out.rel_times_s = [(s - start_ns) / 1e9 for s, _ in measured]
+        if train_future is not None:
+            if train_t1 is None:
+                out.train = {'called_s': (train_t0 - start_ns) / 1e9, 'message': 'no answer before the run ended'}
+            else:
+                span = (train_t1 - train_t0) / 1e9
+                during = sum(1 for _, r in measured if train_t0 <= r <= train_t1)
+                response = train_future.result()
+                out.train = {'called_s': (train_t0 - start_ns) / 1e9, 'service_s': span,
+                             'rate_during_hz': during / span if span > 0 else float('nan'),
+                             'success': response.success, 'message': response.message}
         arrivals = sorted(r for _, r in measured)
         out.max_gap_ms = max((b - a for a, b in zip(arrivals, arrivals[1:], strict=False)), default=0) / 1e6
         inside = [x for x in samples if start_ns <= x[0] <= end_ns]
@@ -653,6 +675,13 @@ def table(outcomes: list[Outcome], duration: float) -> str:
     row('node peak RSS, VmHWM (MB) / RSS at the end', lambda o: f"{f(o.rss_peak_mb, '{:.0f}')} / "
                                                               f"{f(o.rss_end_mb, '{:.0f}')}")
     row('node start-up to ready (s)', lambda o: f(o.startup_s))
+    if any(o.train for o in outcomes):
+        row('~/train_scene called at (s into the run) / answered after (s)',
+            lambda o: f"{f(o.train.get('called_s'))} / {f(o.train.get('service_s'), '{:.2f}')}" if o.train else '-')
+        row('**output rate while ~/train_scene ran (Hz)**',
+            lambda o: f"**{f(o.train.get('rate_during_hz'))}**" if o.train else '-')
+        row('~/train_scene answer', lambda o: (('accepted: ' if o.train.get('success') else 'not accepted: ')
+                                              + o.train.get('message', '').replace('|', '/')) if o.train else '-')
     lines = ['| | ' + ' | '.join(o.config.label for o in outcomes) + ' |',
              '|---|' + '---|' * len(outcomes)]
     lines += [f'| {name} | ' + ' | '.join(cells) + ' |' for name, cells in rows]
@@ -704,6 +733,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--settle-timeout', type=float, default=30.0,
                    help='seconds to wait after the run for the node to finish its last pair (30)')
     p.add_argument('--domain-id', type=int, help='ROS_DOMAIN_ID (default: random in 50..100)')
+    p.add_argument('--train-at', type=float, metavar='S',
+                   help="call ~/train_scene S seconds into each measured run (the node's train_scene_mode: adapt by "
+                        "default) and report its answer time and the output rate meanwhile")
     p.add_argument('--record', type=Path, metavar='FILE', help='append the results to this Markdown file')
     p.add_argument('--note', default='', help='a sentence added to the recorded section')
     return p

@@ -35,12 +35,20 @@ def gray_max(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.maximum(a, b)
 
 
+def _box_mean_fast(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """:func:`box_mean` (windows clipped to the image) as two 1-D average pools without the padding in the
+    count: the clipped window is a product of clipped rows and columns, so this is exact, and ~10x faster."""
+    k = 2 * radius + 1
+    x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, radius), count_include_pad=False)
+    return F.avg_pool2d(x, (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
+
+
 def local_log_variance(x: torch.Tensor, radius: int = 3, floor: float = 1.0) -> torch.Tensor:
     """``log(var + floor)`` of ``x`` in 8-bit grey levels over ``(2 radius + 1)^2`` windows: same shape as
     ``x: (B, 1, H, W)`` in [0, 1]. ``floor`` (levels^2) keeps flat and 8-bit-noise windows alike."""
     x = x * 255.0
-    mean = box_mean(x, radius)
-    return torch.log((box_mean(x * x, radius) - mean * mean).clamp_min(0.0) + floor)
+    mean, mean_sq = (_box_mean_fast(y, radius) for y in (x, x * x))
+    return torch.log((mean_sq - mean * mean).clamp_min(0.0) + floor)
 
 
 def smooth_map(x: torch.Tensor, sigma: float) -> torch.Tensor:

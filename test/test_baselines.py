@@ -150,3 +150,10 @@ def test_texmax_is_registered_and_runs_on_small_images():
     rgb, thermal = torch.rand(1, 3, 20, 24), torch.rand(1, 1, 20, 24)
     out = BASELINES['texmax'](rgb, thermal)
     assert out.shape == rgb.shape and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize('radius', [1, 3, 30])
+def test_fast_box_mean_matches_box_mean(radius):
+    from fusion_ros.baselines import _box_mean_fast
+    x = torch.rand(2, 1, 23, 31, dtype=torch.float64)
+    assert torch.allclose(_box_mean_fast(x, radius), box_mean(x, radius), atol=1e-12)
