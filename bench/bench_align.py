@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
               f'{c.scale_range[0]:g}-{c.scale_range[1]:g} with the translation by FFT cross-correlation of '
               f'doubled-angle gradient-orientation fields on a {c.search_size} px copy, then affine ECC on the '
               f'same fields at {", ".join(map(str, c.refine_sizes))} px, then the guard (a clear search match '
-              f"and an edge agreement at least x{c.min_gain:g} the identity's, else identity). Corner error: "
+              f"and an edge agreement at least x{c.min_gain:g} the identity's; below x{c.edge_check_below:g} "
+              f"also Canny edges met at least x{c.min_edge_gain:g} the identity's; else identity). Corner error: "
               'mean distance of the four image corners mapped by the estimated and the true transform (warped '
               'pairs); corner movement: the largest distance a corner moves (registered `country` pairs, true '
               'transform: identity).')

@@ -62,6 +62,14 @@ class RegisterConfig:
         RGB image's are capped at it.
     refine_iters: ECC iterations per level (0: no refinement, the search's grid point is kept).
     min_gain: the result's agreement must be at least ``min_gain`` times the identity's.
+    min_edge_gain, edge_check_size: and, checked independently of the orientation fields, the RGB edge
+        pixels (Canny) that the warped thermal image's edges meet must be at least ``min_edge_gain`` times
+        those the identity meets (same area; at longest side ``edge_check_size``; 0 switches it off), unless
+        the agreement is at least ``edge_check_below`` times the identity's (a gain that large is trusted:
+        across modalities Canny edges differ, and on the warped EPFL pairs the true transform's edge gain is
+        0.7-1.1). On registered EPFL pairs some transforms raise the agreement by 1.4-1.6x while meeting no
+        more edges (x0.97-1.04); genuinely misregistered ones meet x1.3-1.5 more (BENCHMARKS.md, issue 11;
+        thresholds set on those pairs).
     min_search_margin: the search's best score must stand this far above the median score of its grid
         points (the chance level of this pair); images without shared structure do not get there.
     ignore_padding: leave out dark constant regions that touch the border (black corners).
@@ -73,6 +81,9 @@ class RegisterConfig:
     scale_steps: int = 9
     refine_sizes: tuple[int, ...] = (256, 512)
     refine_iters: int = 100
+    min_edge_gain: float = 1.15
+    edge_check_size: int = 1024
+    edge_check_below: float = 2.0
     min_gain: float = 1.1
     min_search_margin: float = 0.06
     ignore_padding: bool = True
@@ -98,6 +109,9 @@ class RegisterConfig:
             raise ValueError(f'refine_iters must be >= 0, got {self.refine_iters}')
         if self.min_gain < 1:
             raise ValueError(f'min_gain must be >= 1 (a factor over the identity), got {self.min_gain}')
+        if self.min_edge_gain != 0 and self.min_edge_gain < 1:
+            raise ValueError(f'min_edge_gain must be 0 (off) or >= 1 (a factor over the identity), got '
+                             f'{self.min_edge_gain}')
 
     def rotations(self) -> np.ndarray:
         n = int(math.floor(self.max_rotation_deg / self.rotation_step_deg + 1e-9))
@@ -272,6 +286,29 @@ def agreement(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int) -> float:
     return float((f * np.conj(g)).real.sum() / den) if den > 1e-12 else -1.0
 
 
+def edge_overlap_gain(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int) -> float | None:
+    """How many more RGB Canny edge pixels the thermal edges meet with ``thermal_from_rgb`` than with the
+    identity, over the area both cover (ratio; 1: no better). Canny 60/150 on 8-bit copies at ``longest``.
+    None when the images have too few such edges to judge (fewer than 100 met either way)."""
+    gray, th, gmask, tmask = pair.level(longest)
+    h, w = gray.shape
+    m = _rescale(thermal_from_rgb, pair.size, (h, w))
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    th_w = cv2.warpAffine(th, m[:2], (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    valid = cv2.warpAffine(tmask, m[:2], (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    common = (_erode(valid, 3) * _erode(tmask, 3) * gmask) > 0
+
+    def edges(x):
+        return cv2.Canny(np.clip(np.round(x * 255), 0, 255).astype(np.uint8), 60, 150) > 0
+    e_rgb = edges(gray) & common
+    before = float((e_rgb & edges(th)).sum())
+    after = float((e_rgb & edges(th_w)).sum())
+    if max(before, after) < 100:
+        return None
+    return after / before if before > 0 else math.inf
+
+
 def global_search(pair: _Pair, config: RegisterConfig) -> tuple[np.ndarray, tuple[float, float, float]]:
     """Best similarity transform of the rotation x scale grid with the FFT translation: ``(thermal_from_rgb
     3x3 on the full RGB grid, (rotation_deg, scale, score))``."""
@@ -409,6 +446,11 @@ def register(rgb, thermal, config: RegisterConfig | None = None) -> Registration
                   f'needs x{config.min_gain})')
     else:
         reason = None
+        if config.min_edge_gain > 0 and best_agree < config.edge_check_below * max(id_agree, 0.0):
+            gain = edge_overlap_gain(pair, best, config.edge_check_size)
+            if gain is not None and not gain >= config.min_edge_gain:
+                reason = (f'not clearly better than the identity: it meets x{gain:.2f} the RGB edges the identity '
+                          f'meets (needs x{config.min_edge_gain}; agreement {best_agree:.3f} vs {id_agree:.3f})')
     kept = reason is not None
     chosen = identity if kept else best
     if not kept:

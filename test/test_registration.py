@@ -163,6 +163,7 @@ def test_bad_inputs(rgb, thermal, message):
     (dict(refine_sizes=(8,)), 'refine_sizes must be >= 16'),
     (dict(refine_iters=-1), 'refine_iters must be >= 0'),
     (dict(min_gain=0.5), 'min_gain must be >= 1'),
+    (dict(min_edge_gain=0.5), 'min_edge_gain must be 0'),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -174,3 +175,21 @@ def test_search_grid():
     np.testing.assert_allclose(c.rotations(), [-4, -2, 0, 2, 4])
     np.testing.assert_allclose(c.scales(), [0.9, np.sqrt(0.99), 1.1])
     assert RegisterConfig(scale_steps=1).scales().tolist() == [1.0]
+
+
+def test_the_edge_check_keeps_the_identity_when_edges_do_not_meet_better(make_texture):
+    """Issue 11: a transform must also make the thermal edges meet more RGB edges (Canny) than the identity."""
+    from fusion_ros.registration import _Pair, edge_overlap_gain
+    gray = make_texture(H, W, seed=27)
+    thermal, m = _warped(gray, 0.0, 1.0, (7.0, -5.0))
+    pair = _Pair(gray.astype(np.float32), thermal, True)
+    gain = edge_overlap_gain(pair, m, 1024)
+    assert gain is None or gain > 1.15  # the true transform meets more edges (or the texture has too few)
+    assert edge_overlap_gain(pair, np.eye(3), 1024) in (None, 1.0)
+    reg = register(_rgb(gray), thermal, RegisterConfig(min_edge_gain=1e9, edge_check_below=1e9))
+    if gain is not None:
+        assert reg.kept_identity and 'meets x' in reg.reason, reg.reason
+    assert not register(_rgb(gray), thermal, RegisterConfig(min_edge_gain=0)).kept_identity
+    # an agreement gain of at least edge_check_below is trusted without the edge check
+    trusted = register(_rgb(gray), thermal, RegisterConfig(min_edge_gain=1e9, edge_check_below=1.0))
+    assert not trusted.kept_identity, trusted.reason
