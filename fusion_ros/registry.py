@@ -21,7 +21,7 @@ Example:
     >>> [m.name for m in methods('baseline')][:3]
     ['average', 'max', 'pca']
     >>> get('ssvif').checkpoints
-    ('ssvif', 'ssvif_blend')
+    ('ssvif', 'ssvif_blend', 'ssvif_texmax')
 """
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def _wrap_scene(net, ckpt):
 
 _BUILT_IN = (
     FusionMethod('ssvif', 'checkpoint', 'the shipped real-time streaming fusion net (SSVIF, paper 004)',
-                 checkpoints=('ssvif', 'ssvif_blend'), wrap=_wrap_ssvif, shipped='ssvif_default.pt'),
+                 checkpoints=('ssvif', 'ssvif_blend', 'ssvif_texmax'), wrap=_wrap_ssvif, shipped='ssvif_default.pt'),
     FusionMethod('scene', 'scene', 'per-scene training on the pair (paper 000; the node loads a trained one)',
                  checkpoints=('scene',), wrap=_wrap_scene),
     FusionMethod('average', 'baseline', 'mean of the thermal image and the visible luma',

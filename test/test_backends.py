@@ -33,9 +33,9 @@ def _pair(h, w, seed=1):
 def test_onnxruntime_matches_torch_on_two_sizes(tmp_path, ssvif_path, model_name):
     if model_name == 'ssvif':
         path = ssvif_path
-    else:  # the blend net colours from the visible image itself: the 'luma' path
+    else:  # the blend and texmax nets colour from the visible image themselves: the 'luma' path
         torch.manual_seed(0)
-        path = save_checkpoint(tmp_path / 'blend.pt', build_model('ssvif_blend'), 'ssvif_blend')
+        path = save_checkpoint(tmp_path / f'{model_name}.pt', build_model(model_name), model_name)
     ref = load_fusion_model('ssvif', path, 'cpu', backend='torch')
     ort = registry.get('ssvif').build(path, 'cpu', backend='onnxruntime', threads=2)
     assert ref.fuse.backend == 'torch' and ref.backend == 'torch channels_last'

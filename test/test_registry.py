@@ -42,7 +42,7 @@ def test_built_in_methods():
     assert registry.names() == ['ssvif', 'scene', 'average', 'max', 'pca', 'laplacian', 'wavelet', 'guided', 'texmax']
     assert registry.names('baseline') == list(BASELINES)
     assert registry.names('checkpoint') == ['ssvif'] and registry.names('scene') == ['scene']
-    assert registry.get('ssvif').checkpoints == ('ssvif', 'ssvif_blend')
+    assert registry.get('ssvif').checkpoints == ('ssvif', 'ssvif_blend', 'ssvif_texmax')
     assert registry.get('ssvif').shipped == 'ssvif_default.pt' and registry.get('scene').shipped is None
     assert all(m.description and '\n' not in m.description for m in registry.methods())
     assert method_names() == fusion_model_names() == registry.names()
@@ -136,7 +136,7 @@ def test_ssvif_loads_ssvif_and_ssvif_blend_checkpoints(tmp_path, monkeypatch):
                                                "'ssvif'"):
         load_fusion_model('scene', path)
     compact = save_checkpoint(tmp_path / 'compact.pt', models.build_model('compact'), 'compact')
-    with pytest.raises(FusionModelError, match="holds a 'compact' model, not 'ssvif' or 'ssvif_blend'; no fusion "
+    with pytest.raises(FusionModelError, match="holds a 'compact' model, not 'ssvif' or 'ssvif_blend' or 'ssvif_texmax'; no fusion "
                                                'method loads it'):
         load_fusion_model('ssvif', compact)
 

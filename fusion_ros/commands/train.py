@@ -50,9 +50,11 @@ def register(sub) -> None:
     g.add_argument('--queue-size', type=int, default=10, help='pairing queue per topic (default 10)')
 
     g = p.add_argument_group('model and SSVIF')
-    g.add_argument('--arch', default='ssvif', choices=('ssvif', 'ssvif_blend'),
-                   help="fusion net: 'ssvif' (encoder-decoder, from random weights) or 'ssvif_blend' (starts "
-                        "as the max rule and learns where to depart from it; the shipped model) (default ssvif)")
+    g.add_argument('--arch', default='ssvif', choices=('ssvif', 'ssvif_blend', 'ssvif_texmax'),
+                   help="fusion net: 'ssvif' (encoder-decoder, from random weights; the shipped model), "
+                        "'ssvif_blend' (starts as the max rule and learns where to depart from it) or "
+                        "'ssvif_texmax' (starts as the texmax rule and learns corrections of its choice) "
+                        "(default ssvif)")
     g.add_argument('--width', type=int, help='fusion net feature channels (default: the arch default)')
     g.add_argument('--depth', type=int, help='fusion net residual blocks (default: the arch default)')
     g.add_argument('--loss', default='paper', choices=('paper', 'field'),

@@ -9,6 +9,7 @@ from fusion_ros.models.blend import BlendFusionNet, BlendModelConfig
 from fusion_ros.models.compact import CompactFusionConfig, CompactFusionNet
 from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
 from fusion_ros.models.ssvif import SSVIFFusionNet, SSVIFModelConfig
+from fusion_ros.models.texmax import TexMaxFusionNet, TexMaxModelConfig
 
 # name -> (config class, model class); configs build from plain dicts via ``from_dict`` or ``**``.
 MODELS = {
@@ -16,6 +17,7 @@ MODELS = {
     'compact': (CompactFusionConfig, CompactFusionNet),
     'ssvif': (SSVIFModelConfig, SSVIFFusionNet),
     'ssvif_blend': (BlendModelConfig, BlendFusionNet),
+    'ssvif_texmax': (TexMaxModelConfig, TexMaxFusionNet),
 }
 
 
@@ -48,4 +50,4 @@ def _lookup(name: str):
 
 
 __all__ = ['BlendFusionNet', 'BlendModelConfig', 'MODELS', 'build_model', 'config_from_dict', 'config_to_dict', 'CompactFusionConfig',
-           'CompactFusionNet', 'SceneFusionModel', 'SceneModelConfig']
+           'CompactFusionNet', 'SceneFusionModel', 'SceneModelConfig', 'TexMaxFusionNet', 'TexMaxModelConfig']

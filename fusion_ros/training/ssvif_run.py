@@ -52,7 +52,7 @@ from fusion_ros.training.loop import LoopConfig, train_loop
 from fusion_ros.training.run_log import plot_curves, plot_samples, write_csv
 
 MODEL_NAME = 'ssvif'  # the default architecture
-ARCHS = ('ssvif', 'ssvif_blend')  # streaming fusion nets this run trains (fusion_ros.models names)
+ARCHS = ('ssvif', 'ssvif_blend', 'ssvif_texmax')  # streaming fusion nets this run trains (fusion_ros.models names)
 LAST, BEST, LOG, CURVES, SAMPLES = 'last.pt', 'best.pt', 'log.csv', 'curves.png', 'samples.png'
 VAL_KEYS = ('loss', 'fusion', 'intensity', 'gradient', 'ssim', 'color', 'field_ssim', 'qabf', 'vif',
             'delta_e')  # validation means in every stage (field terms: 0 when not weighted)
@@ -65,7 +65,8 @@ class SSVIFRunConfig:
     data: sources, crops (160), flips, 9:1 split (:class:`fusion_ros.data.DataConfig`).
     out_dir: where checkpoints, log and plots go.
     arch: the fusion net, ``'ssvif'`` (:class:`fusion_ros.models.ssvif.SSVIFFusionNet`) or ``'ssvif_blend'``
-        (:class:`fusion_ros.models.blend.BlendFusionNet`, starts as the max rule).
+        (:class:`fusion_ros.models.blend.BlendFusionNet`, starts as the max rule) or ``'ssvif_texmax'``
+        (:class:`fusion_ros.models.texmax.TexMaxFusionNet`, starts as the texmax rule).
     model: the fusion net's sizes (the config dataclass of ``arch``, or a plain dict); objective: the SSVIF settings (segmentation model, weighting...).
     lr, batch_size: Adam's learning rate (1e-4) and the batch size per process (10).
     max_epochs, patience, min_delta: at most 110 epochs; stop after ``patience`` epochs without a
