@@ -193,3 +193,19 @@ def test_ddp_with_two_cpu_processes(pair_folder, tmp_path, make_pair):
     assert elapsed < 60
     history = load_checkpoint(tmp_path / 'ddp_bag' / 'last.pt')['history']
     assert history[0]['steps'] >= 1 and history[0]['val_loss'] > 0
+
+
+def test_cli_loss_weights_override_the_chosen_loss():
+    """--loss-weight NAME=VALUE changes one weight of --loss (issue 8: SSIM and Qabf weights of the field loss)."""
+    import argparse
+
+    from fusion_ros.commands import train as train_cmd
+    from fusion_ros.losses.fusion import FIELD_LOSS
+    parser = argparse.ArgumentParser()
+    train_cmd.register(parser.add_subparsers())
+    base = ['train', '--data', 'x', '--out', 'y', '--loss', 'field']
+    args = parser.parse_args(base + ['--loss-weight', 'w_field_ssim=6', '--loss-weight', 'w_vif=1'])
+    loss = train_cmd.config_from_args(args).objective.fusion_loss
+    assert loss.w_field_ssim == 6.0 and loss.w_vif == 1.0 and loss.w_qabf == FIELD_LOSS['w_qabf']
+    with pytest.raises(ValueError, match='expected NAME=VALUE with NAME one of w_int'):
+        train_cmd.config_from_args(parser.parse_args(base + ['--loss-weight', 'field_ssim=6']))

@@ -60,6 +60,9 @@ def register(sub) -> None:
     g.add_argument('--loss', default='paper', choices=('paper', 'field'),
                    help="fusion loss: 'paper' (20/20/10/20) or 'field' (the paper's terms at 1/10 plus the "
                         "field's metrics: SSIM, Qabf, VIF, Delta-E; fusion_ros.losses.fusion.FIELD_LOSS)")
+    g.add_argument('--loss-weight', action='append', default=[], metavar='NAME=VALUE',
+                   help='override one weight of the chosen loss (fusion_ros.losses.fusion.FusionLossConfig: w_int, '
+                        'w_grad, w_ssim, w_color, w_field_ssim, w_qabf, w_vif, w_delta_e); repeatable')
     g.add_argument('--include-test', action='store_true',
                    help='also train on the fixed fusion test split (fusion_ros.splits); never for a shipped model')
     g.add_argument('--seg-model', default='mit_b0', help="SegFormer of the CSC branch (paper 'mit_b3')")
@@ -85,7 +88,14 @@ def config_from_args(args: argparse.Namespace):
                       pairing=PairingConfig(queue_size=args.queue_size, tolerance_s=args.tolerance),
                       exclude_test=not args.include_test)
     sizes = {k: v for k, v in (('width', args.width), ('depth', args.depth)) if v is not None}
-    loss = FusionLossConfig(**FIELD_LOSS) if args.loss == 'field' else FusionLossConfig()
+    weights = dict(FIELD_LOSS) if args.loss == 'field' else {}
+    for item in args.loss_weight:
+        name, sep, value = item.partition('=')
+        if not sep or not name.startswith('w_') or name not in FusionLossConfig.__dataclass_fields__:
+            raise ValueError(f'--loss-weight {item!r}: expected NAME=VALUE with NAME one of '
+                             f'{", ".join(k for k in FusionLossConfig.__dataclass_fields__ if k.startswith("w_"))}')
+        weights[name] = float(value)
+    loss = FusionLossConfig(**weights)
     return SSVIFRunConfig(
         data=data, out_dir=args.out, arch=args.arch, model=sizes or None,
         objective=SSVIFConfig(seg_model=args.seg_model, weighting=args.weighting, use_csc=not args.no_csc,
