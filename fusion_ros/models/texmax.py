@@ -87,6 +87,9 @@ class TexMaxFusionNet(nn.Module):
 
     def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
+        if torch.onnx.is_in_onnx_export():
+            raise RuntimeError('the texmax net is not exportable to ONNX (its smoothing kernel depends on the image '
+                               'size, and its local variances use OpenCV); it runs in torch')
         thermal = _check_inputs(rgb, thermal)
         gray = rgb_to_gray(rgb)
         thermal = thermal.to(gray.dtype)

@@ -248,12 +248,15 @@ def test_cpu_threads_auto_is_decided_from_the_cores_at_start(harness, monkeypatc
 
 # ---------------------------------------------------------------------------- issue 9: inference_backend
 
-def test_inference_backend_is_used_and_shown_in_diagnostics(harness):
+def test_inference_backend_is_used_and_shown_in_diagnostics(harness, tmp_path):
     pytest.importorskip('onnxruntime')
-    h = harness({'inference_backend': 'onnxruntime', 'cpu_threads': 1}, connect=False)
+    from fusion_ros.checkpoint import save_checkpoint
+    from fusion_ros.models import build_model
+    path = str(save_checkpoint(tmp_path / 'ssvif.pt', build_model('ssvif'), 'ssvif'))  # an exportable net
+    h = harness({'inference_backend': 'onnxruntime', 'cpu_threads': 1, 'fusion_model_path': path}, connect=False)
     assert h.node.engine.active.model.fuse.backend == 'onnxruntime'
     assert h.node.model_state()['backend'] == 'onnxruntime (1 thread, CPU)'
-    h2 = harness({'inference_backend': 'torch'}, connect=False)
+    h2 = harness({'inference_backend': 'torch', 'fusion_model_path': path}, connect=False)
     assert h2.node.model_state()['backend'] == 'torch channels_last'
 
 
