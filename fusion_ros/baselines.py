@@ -10,6 +10,7 @@ functions, ``GRAY_BASELINES`` to the gray ones; :func:`get_baseline` looks one u
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -35,6 +36,18 @@ def gray_max(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.maximum(a, b)
 
 
+@functools.lru_cache(maxsize=16)
+def _window_scale(h: int, w: int, radius: int, dtype: torch.dtype) -> torch.Tensor:
+    """``(2r+1)^2 / (pixels of the window clipped to the image)``: ``(H, W)``, cached per size (a stream has one)."""
+    import numpy as np
+
+    def counts(n):
+        i = np.arange(n)
+        return (np.minimum(i + radius, n - 1) - np.maximum(i - radius, 0) + 1).astype(np.float64)
+    k = 2 * radius + 1
+    return torch.from_numpy(k * k / np.outer(counts(h), counts(w))).to(dtype)
+
+
 def _box_mean_fast(x: torch.Tensor, radius: int) -> torch.Tensor:
     """:func:`box_mean` (windows clipped to the image) of a tensor that needs no gradient: on the CPU with
     OpenCV's box filter (zero border, divided by the window's pixel count), about 20x faster than torch's
@@ -46,11 +59,7 @@ def _box_mean_fast(x: torch.Tensor, radius: int) -> torch.Tensor:
     import cv2
     import numpy as np
     h, w = x.shape[-2:]
-
-    def counts(n):
-        i = np.arange(n)
-        return (np.minimum(i + radius, n - 1) - np.maximum(i - radius, 0) + 1).astype(np.float64)
-    scale = torch.from_numpy(k * k / np.outer(counts(h), counts(w))).to(x.dtype)
+    scale = _window_scale(h, w, radius, x.dtype)
     flat = x.detach().reshape(-1, h, w).contiguous()
     out = torch.stack([torch.from_numpy(cv2.blur(plane.numpy(), (k, k), borderType=cv2.BORDER_CONSTANT))
                        for plane in flat])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import cv2
 import torch
 
 _VALID = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -96,6 +97,7 @@ def apply_cpu_threads(requested: int, cores: int | None = None) -> str:
     cores = available_cores() if cores is None else cores
     threads = cpu_threads_for(requested, cores)
     torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)  # OpenCV's pool too (box filters of the fusion rule), else it takes every core
     if torch.get_num_interop_threads() != 1:
         try:
             torch.set_num_interop_threads(1)
