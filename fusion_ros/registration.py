@@ -267,9 +267,9 @@ class _Pair:
 # --------------------------------------------------------------------------- the three steps
 
 
-def agreement(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int) -> float:
-    """Normalised correlation of the two orientation fields over their common area, in [-1, 1], with the
-    thermal image mapped by the 3x3 pixel ``thermal_from_rgb`` (on the full RGB grid)."""
+def _warped_level(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int):
+    """The pair at longest side ``longest`` with its thermal image mapped by the 3x3 pixel ``thermal_from_rgb``
+    (on the full RGB grid): ``(gray, thermal, gray_mask, thermal_mask, warped thermal, warped thermal mask)``."""
     gray, th, gmask, tmask = pair.level(longest)
     h, w = gray.shape
     m = _rescale(thermal_from_rgb, pair.size, (h, w))
@@ -277,6 +277,14 @@ def agreement(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int) -> float:
     th_w = cv2.warpAffine(th, m[:2], (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     valid = cv2.warpAffine(tmask, m[:2], (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return gray, th, gmask, tmask, th_w, valid
+
+
+def agreement(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int) -> float:
+    """Normalised correlation of the two orientation fields over their common area, in [-1, 1], with the
+    thermal image mapped by the 3x3 pixel ``thermal_from_rgb`` (on the full RGB grid)."""
+    gray, _, gmask, _, th_w, valid = _warped_level(pair, thermal_from_rgb, longest)
+    h, w = gray.shape
     valid = _erode(valid, 1) * gmask
     if valid.sum() < 0.05 * h * w:
         return -1.0
@@ -290,13 +298,7 @@ def edge_overlap_gain(pair: _Pair, thermal_from_rgb: np.ndarray, longest: int) -
     """How many more RGB Canny edge pixels the thermal edges meet with ``thermal_from_rgb`` than with the
     identity, over the area both cover (ratio; 1: no better). Canny 60/150 on 8-bit copies at ``longest``.
     None when the images have too few such edges to judge (fewer than 100 met either way)."""
-    gray, th, gmask, tmask = pair.level(longest)
-    h, w = gray.shape
-    m = _rescale(thermal_from_rgb, pair.size, (h, w))
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    th_w = cv2.warpAffine(th, m[:2], (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    valid = cv2.warpAffine(tmask, m[:2], (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    gray, th, gmask, tmask, th_w, valid = _warped_level(pair, thermal_from_rgb, longest)
     common = (_erode(valid, 3) * _erode(tmask, 3) * gmask) > 0
 
     def edges(x):
