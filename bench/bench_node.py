@@ -460,6 +460,20 @@ def node_command(namespace: str, params: dict[str, str]) -> list[str]:
     return cmd
 
 
+def start_profiler(pid: int, out: Path, duration_s: float) -> subprocess.Popen | None:
+    """``py-spy record`` of the node process (all threads, idle frames left out) for ``duration_s``, written
+    as collapsed stacks to ``out``; None (and a note) when py-spy is not installed (``pip install py-spy``)."""
+    exe = Path(sys.executable).with_name('py-spy')
+    if not exe.is_file():
+        print('--profile: py-spy is not installed in this environment (pip install py-spy); not profiling',
+              file=sys.stderr)
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([str(exe), 'record', '--pid', str(pid), '--duration', str(int(duration_s)),
+                             '--rate', '50', '--format', 'raw', '--threads', '--output', str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=DIE_WITH_PARENT)
+
+
 def stop(proc: subprocess.Popen | None, timeout_s: float = 10.0) -> None:
     """SIGINT (a clean stop), then SIGKILL; this one process only."""
     if proc is None or proc.poll() is not None:
@@ -537,6 +551,11 @@ def run_config(cfg: Config, args, context, domain: int, workdir: Path, children:
                     pub_proc.stdin.flush()
                     go_sent = True
                     go_ns = time.time_ns()
+                    if args.profile is not None:
+                        profiler = start_profiler(node_proc.pid, args.profile / f'{cfg.key}.txt',
+                                                  args.pause + args.duration)
+                        if profiler is not None:
+                            children.append(profiler)
             if (args.train_at is not None and go_sent and train_future is None
                     and (time.time_ns() - go_ns) / 1e9 >= args.pause + args.train_at):
                 from std_srvs.srv import Trigger
@@ -736,6 +755,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--train-at', type=float, metavar='S',
                    help="call ~/train_scene S seconds into each measured run (the node's train_scene_mode: adapt by "
                         "default) and report its answer time and the output rate meanwhile")
+    p.add_argument('--profile', type=Path, metavar='DIR',
+                   help='sample the node with py-spy during the measured run; collapsed stacks to DIR/<config>.txt '
+                        '(profiling costs the node some CPU: do not record rates from such a run)')
     p.add_argument('--record', type=Path, metavar='FILE', help='append the results to this Markdown file')
     p.add_argument('--note', default='', help='a sentence added to the recorded section')
     return p

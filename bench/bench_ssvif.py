@@ -6,7 +6,9 @@ Times ``fuse(rgb, thermal)`` on one 640x480 pair (the inference the node runs pe
 included) for the shipped SSVIF model through each inference backend (torch NCHW as before, torch
 channels_last = the node's torch backend, onnxruntime with ``--threads`` intra-op threads), the average
 baseline and a trained per-scene model (inference only), after warm-up, and prints frames/s, median and
-p90 latency and the MACs per frame. ``--threads`` sets torch's threads and onnxruntime's alike.
+p90 latency and the MACs per frame. ``--threads`` sets torch's threads and onnxruntime's alike. Then the
+torch rows again after :func:`fusion_ros.device.keep_frame_buffers` (what the node and the CLI set: freed
+frame buffers reused instead of fresh page-faulting ``mmap`` s), unless ``--default-allocator``.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 from benchlib import append_record
+from fusion_ros.device import keep_frame_buffers
 from fusion_ros.engine import load_fusion_model, scene_fusion_model
 from fusion_ros.imaging import image_to_tensor
 from fusion_ros.engine import _SSVIFFuse, FusionModel
@@ -48,6 +51,8 @@ def main() -> None:
     ap.add_argument('--repeats', type=int, default=50)
     ap.add_argument('--compare-arch', default='ssvif_blend', help='streaming architecture timed beside the shipped '
                     'model with random weights (fusion_ros.models name; default ssvif_blend)')
+    ap.add_argument('--default-allocator', action='store_true',
+                    help="skip the second pass with fusion_ros.device.keep_frame_buffers() (the node's setting)")
     ap.add_argument('--record', type=Path)
     args = ap.parse_args()
     if args.threads:
@@ -70,14 +75,22 @@ def main() -> None:
     previous = FusionModel('ssvif', _SSVIFFuse(build_model(args.compare_arch)), 'comparison architecture')
     max_rule = load_fusion_model('max')
     rows = []
+    runs = [('ssvif (shipped), torch NCHW', ssvif_nchw), ('ssvif (shipped), torch channels_last', ssvif),
+            (f'ssvif (shipped), {ssvif_ort.backend}', ssvif_ort),
+            (f'{args.compare_arch} (default config, random weights; torch channels_last)', previous),
+            ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)]
     with torch.inference_mode():
-        for name, model in (('ssvif (shipped), torch NCHW', ssvif_nchw), ('ssvif (shipped), torch channels_last', ssvif),
-                            (f'ssvif (shipped), {ssvif_ort.backend}', ssvif_ort),
-                            (f'{args.compare_arch} (default config, random weights; torch channels_last)', previous),
-                            ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)):
+        for name, model in runs:
             ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
             med = statistics.median(ts)
             rows.append((name, 1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
+        if not args.default_allocator:  # the same again with the allocator as the node and the CLI set it
+            note = keep_frame_buffers()
+            for name, model in runs[1:3] + runs[4:6]:
+                ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
+                med = statistics.median(ts)
+                rows.append((f'{name}, {note.split(": ")[0]} as in the node (freed buffers reused)',
+                             1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
     import onnxruntime
     ort_version = onnxruntime.__version__
     macs = count_macs(ssvif.fuse.net, 480, 640) / 1e9

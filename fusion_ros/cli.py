@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from fusion_ros.checkpoint import CheckpointError
 
+    from fusion_ros.device import keep_frame_buffers
+
     args = build_parser().parse_args(argv)
+    keep_frame_buffers()  # every command handles frame-sized images (fusion_ros.device)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for run records
     try:
         return args.handler(args)

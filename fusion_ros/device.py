@@ -85,6 +85,43 @@ def cpu_threads_for(requested: int, cores: int | None = None) -> int:
     return auto_cpu_threads(available_cores() if cores is None else cores)
 
 
+# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_allocator_state: str | None = None
+
+
+def keep_frame_buffers(mmap_threshold_mb: int = 256) -> str:
+    """Let the C allocator reuse freed frame-sized buffers instead of returning them to the system.
+
+    By default glibc serves every allocation above a few MB (one 640x480 RGB float image is 3.7 MB) with a
+    fresh ``mmap`` and unmaps it on free, so each of the ~40 temporary images of one fused frame costs
+    page faults on first touch: about a third of the texmax net's time at 640x480 (26.8 -> 19.2 ms per
+    frame on one core here, BENCHMARKS.md). Raising the mmap and trim thresholds keeps those buffers in
+    the heap. Process-wide and idempotent; a no-op (said in the returned line) where the C library is not
+    glibc. Done by hand with ``mallopt`` because no Python library exposes it; torch has no CPU caching
+    allocator.
+
+    Returns one line for the log.
+    """
+    global _allocator_state
+    if _allocator_state is not None:
+        return _allocator_state
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        _allocator_state = 'allocator: default (no glibc mallopt here)'
+        return _allocator_state
+    size = int(mmap_threshold_mb) << 20
+    ok = all(mallopt(param, value) == 1 for param, value in (
+        (_M_MMAP_THRESHOLD, size), (_M_TRIM_THRESHOLD, 2 * size), (_M_TOP_PAD, 64 << 20)))
+    _allocator_state = (f'allocator: freed buffers up to {mmap_threshold_mb} MB are reused' if ok
+                        else 'allocator: default (mallopt refused the settings)')
+    return _allocator_state
+
+
 def apply_cpu_threads(requested: int, cores: int | None = None) -> str:
     """Set torch's intra-op threads from a ``cpu_threads`` parameter and its inter-op threads to 1;
     returns one line for the log, e.g. ``'1 torch thread (auto: 2 cores, one left to ROS)'``.

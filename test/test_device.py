@@ -73,3 +73,44 @@ def test_apply_cpu_threads_sets_torch(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_keep_frame_buffers_sets_glibc_thresholds_once(monkeypatch):
+    import ctypes
+    from fusion_ros import device
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+    monkeypatch.setattr(device, '_allocator_state', None)
+    monkeypatch.setattr(ctypes, 'CDLL', lambda name: FakeLibc())
+    text = device.keep_frame_buffers(64)
+    assert 'reused' in text and '64 MB' in text
+    assert dict(calls) == {device._M_MMAP_THRESHOLD: 64 << 20, device._M_TRIM_THRESHOLD: 128 << 20,
+                           device._M_TOP_PAD: 64 << 20}
+    assert device.keep_frame_buffers(64) == text and len(calls) == 3  # process-wide: set once
+
+
+def test_keep_frame_buffers_without_glibc_says_so(monkeypatch):
+    import ctypes
+    from fusion_ros import device
+
+    def no_libc(name):
+        raise OSError('not found')
+    monkeypatch.setattr(device, '_allocator_state', None)
+    monkeypatch.setattr(ctypes, 'CDLL', no_libc)
+    assert 'default' in device.keep_frame_buffers()
+
+
+def test_keep_frame_buffers_refused_says_so(monkeypatch):
+    import ctypes
+    from fusion_ros import device
+
+    class Refusing:
+        def mallopt(self, param, value):
+            return 0
+    monkeypatch.setattr(device, '_allocator_state', None)
+    monkeypatch.setattr(ctypes, 'CDLL', lambda name: Refusing())
+    assert 'refused' in device.keep_frame_buffers()

@@ -245,6 +245,18 @@ def test_check_pair_accepts_a_good_pair():
     check_pair(torch.rand(2, 3, 5, 6), torch.rand(2, 1, 5, 6))
 
 
+def test_check_pair_accepts_finite_values_whose_sum_overflows():
+    big = torch.full((1, 3, 8, 8), 3e38)  # finite, but the one-pass sum is inf: the exact test decides
+    check_pair(big, torch.zeros(1, 1, 8, 8))
+
+
+def test_check_pair_finds_one_nan_among_finite_values():
+    thermal = torch.rand(1, 1, 64, 64)
+    thermal[0, 0, 40, 3] = float('nan')
+    with pytest.raises(ImageError, match='thermal contains NaN'):
+        check_pair(torch.rand(1, 3, 64, 64), thermal)
+
+
 @pytest.mark.parametrize('rgb, thermal, message', [
     (torch.zeros(1, 3, 8, 8), torch.zeros(1, 1, 8, 9), r'differ; resample the thermal image.*resize_to'),
     (torch.zeros(1, 3, 8, 8), torch.zeros(2, 1, 8, 8), 'differ'),
@@ -278,3 +290,16 @@ def test_from_float01_rounds_clips_and_zeroes_nan():
     assert from_float01(x).tolist() == [[0, 255, 0, 255, 0, 128, 0, 255]]
     assert from_float01(x, np.uint16).tolist() == [[0, 65535, 0, 65535, 0, 32768, 126, 65535]]
     assert from_float01(x, np.float32).tolist()[0][:5] == [0.0, 1.0, 0.0, 1.0, 0.0]
+
+
+def test_colorize_in_place_inference_path_matches_the_autograd_path():
+    torch.manual_seed(0)
+    rgb = torch.rand(2, 3, 16, 20)
+    rgb[0, :, :4] = 0.0  # dark: the residual carries the luma
+    fused = torch.rand(2, 1, 16, 20)
+    with torch.no_grad():
+        fast = colorize(rgb, fused)
+        fast_given_gray = colorize(rgb, fused, gray=rgb_to_gray(rgb))
+    slow = colorize(rgb.clone().requires_grad_(True), fused).detach()
+    assert torch.equal(fast, slow) and torch.equal(fast_given_gray, slow)
+    assert fast.min() >= 0 and fast.max() <= 1

@@ -96,9 +96,10 @@ class TexMaxFusionNet(nn.Module):
         with torch.no_grad():  # the rule's decision map: fixed, not learned
             d = smooth_map(local_log_variance(thermal, c.radius) - local_log_variance(gray, c.radius), c.sigma)
         anchor = torch.maximum(thermal, gray)
-        x = torch.cat([thermal, gray, anchor, d / 4.0], dim=1)
-        if c.scale > 1:
-            x = F.avg_pool2d(x, c.scale, ceil_mode=True)
+        planes = (thermal, gray, anchor, d)
+        if c.scale > 1:  # pooled one plane at a time: no full-size 4-channel copy
+            planes = [F.avg_pool2d(p, c.scale, ceil_mode=True) for p in planes]
+        x = torch.cat([*planes[:3], planes[3] / 4.0], dim=1)
         features = self.blocks(self.stem(x))
         delta = self.delta(self.act(features))
         if tuple(delta.shape[-2:]) != tuple(gray.shape[-2:]):
@@ -114,7 +115,7 @@ class TexMaxFusionNet(nn.Module):
             soft = w_t * thermal + w_y * gray + (1.0 - w_t - w_y) * anchor
             luma = luma + (soft - soft.detach())
         decision = take_t.to(gray.dtype) + 2.0 * take_y.to(gray.dtype)
-        return {'fused': colorize(rgb, luma), 'luma': luma, 'features': features, 'decision': decision}
+        return {'fused': colorize(rgb, luma, gray=gray), 'luma': luma, 'features': features, 'decision': decision}
 
 
 __all__ = ['TexMaxFusionNet', 'TexMaxModelConfig']

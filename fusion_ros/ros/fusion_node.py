@@ -36,7 +36,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from fusion_ros.adapt import RecentPairs
-from fusion_ros.device import apply_cpu_threads
+from fusion_ros.device import apply_cpu_threads, keep_frame_buffers
 from fusion_ros.encodings import msg_to_array
 from fusion_ros.engine import FusionEngine, TrainingBusyError, load_fusion_model
 from fusion_ros.frames import Throttle, prepare_pair
@@ -148,6 +148,7 @@ class FusionNode(Node):
     def _start(self) -> None:
         self.config = declare_config(self, FusionNodeConfig)
         self.cpu_threads = apply_cpu_threads(self.config.cpu_threads)
+        self.allocator = keep_frame_buffers()
         self.engine = build_engine(self.config, self.get_logger().warning)
         self.stats = NodeStats(self.config.diagnostics_window_s)
         self._pair_lock = threading.Lock()
@@ -381,7 +382,7 @@ class FusionNode(Node):
         active, engine = self.engine.active, self.engine
         state = {'active': active.label, 'model': active.model.name, 'version': str(active.version),
                  'backend': active.model.backend, 'device': str(engine.device), 'cpu threads': self.cpu_threads,
-                 'align': engine.align.mode}
+                 'allocator': self.allocator, 'align': engine.align.mode}
         notes = getattr(engine, 'head_notes', {})
         for name in head_names():
             head = engine.heads.get(name)
