@@ -91,7 +91,7 @@ def run(params_file: str | Path | None = None, *, namespace: str = '', remaps: d
             return 1
         if play:
             nodes.append(_player_for(nodes[0], context, play, play_loop))
-        spin_nodes(nodes, context)
+        spin_nodes(nodes, context, nodes[0].config.executor)
         return 0
     finally:
         for node in reversed(nodes):

@@ -32,6 +32,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
+from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
@@ -254,42 +255,50 @@ class FusionNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _on_train_scene(self, request, response):
-        latest = self._latest
-        if not self.config.train_enabled:
-            response.success, response.message = False, 'refused: training is disabled (parameter train_enabled)'
-        elif self.engine.training_since is not None:
-            response.success = False
-            response.message = (f'refused: a scene training is already running (for '
-                                f'{time.monotonic() - self.engine.training_since:.1f} s); wait for its result')
-        elif latest is None:
-            response.success = False
-            response.message = ('refused: no synchronised RGB + thermal pair has arrived yet; check the inputs '
-                                '(see /diagnostics)')
-        elif self.config.train_scene_mode == 'adapt':
-            pairs = self._recent.pairs()
-            self.get_logger().info(f'~/train_scene (adapt): {len(pairs)} recent pair(s) kept, budget '
-                                   f'{self.config.adapt_time_budget_s} s')
+    async def _on_train_scene(self, request, response):
+        # The training runs on a thread of its own and this callback awaits it, so the executor (one thread
+        # with 'events') keeps pairing inputs, answering ~/reset_model and refusing a second call meanwhile.
+        done = Future()
+
+        def work():
             try:
-                result = self.engine.adapt_scene(pairs, self.config.adapt())
-                response.success, response.message = result.accepted, result.message
-            except TrainingBusyError as exc:
-                response.success, response.message = False, f'refused: {exc}'
-        else:
-            rgb, thermal, stamp, scales = latest
-            self.get_logger().info(f'~/train_scene: training on the pair stamped {stamp / 1e9:.3f} s '
-                                   f'({rgb.shape[1]}x{rgb.shape[0]}), budget {self.config.train_time_budget_s} s')
-            try:
-                result = self.engine.train_scene(rgb, thermal, self.config.scene_fit(),
-                                                 align=self.engine.align.rescaled(*scales))
-                response.success, response.message = result.accepted, result.message
-            except TrainingBusyError as exc:
-                response.success, response.message = False, f'refused: {exc}'
+                done.set_result(self._train_scene())
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting callback, which re-raises
+                done.set_exception(exc)
+        threading.Thread(target=work, name='train_scene', daemon=True).start()
+        response.success, response.message = await done
         if response.success:  # (rclpy wants one severity per logging call site)
             self.get_logger().info(f'~/train_scene: {response.message}')
         else:
             self.get_logger().warning(f'~/train_scene: {response.message}')
         return response
+
+    def _train_scene(self) -> tuple[bool, str]:
+        """What ``~/train_scene`` answers: ``(success, message)``; blocks while the training runs."""
+        latest = self._latest
+        if not self.config.train_enabled:
+            return False, 'refused: training is disabled (parameter train_enabled)'
+        if self.engine.training_since is not None:
+            return False, (f'refused: a scene training is already running (for '
+                           f'{time.monotonic() - self.engine.training_since:.1f} s); wait for its result')
+        if latest is None:
+            return False, ('refused: no synchronised RGB + thermal pair has arrived yet; check the inputs '
+                           '(see /diagnostics)')
+        try:
+            if self.config.train_scene_mode == 'adapt':
+                pairs = self._recent.pairs()
+                self.get_logger().info(f'~/train_scene (adapt): {len(pairs)} recent pair(s) kept, budget '
+                                       f'{self.config.adapt_time_budget_s} s')
+                result = self.engine.adapt_scene(pairs, self.config.adapt())
+            else:
+                rgb, thermal, stamp, scales = latest
+                self.get_logger().info(f'~/train_scene: training on the pair stamped {stamp / 1e9:.3f} s '
+                                       f'({rgb.shape[1]}x{rgb.shape[0]}), budget {self.config.train_time_budget_s} s')
+                result = self.engine.train_scene(rgb, thermal, self.config.scene_fit(),
+                                                 align=self.engine.align.rescaled(*scales))
+        except TrainingBusyError as exc:
+            return False, f'refused: {exc}'
+        return result.accepted, result.message
 
     def _on_reset_model(self, request, response):
         active, training_s = self.engine.reset_training()
@@ -430,13 +439,37 @@ def _carry_counters(old: StampPairer, new: StampPairer) -> StampPairer:
     return new
 
 
-def spin_nodes(nodes: list[Node], context) -> None:
-    """Spin ``nodes`` on one multi-threaded executor until Ctrl-C or shutdown (the nodes stay alive)."""
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
+def make_executor(kind: str, context, log_warning=None):
+    """The executor the ``executor`` parameter names; ``'events'`` falls back to ``'multi_threaded'`` (and
+    ``log_warning`` says why) where this rclpy has no EventsExecutor (rclpy.experimental, Kilted and later)."""
+    if kind == 'events':
+        try:
+            from rclpy.experimental import EventsExecutor
+            return EventsExecutor(context=context)
+        except ImportError as exc:
+            if log_warning is not None:
+                log_warning(f"executor 'events' is not available in this rclpy ({exc}); using 'multi_threaded'")
+    return MultiThreadedExecutor(num_threads=4, context=context)
+
+
+def spin_executor(executor, context, stop: threading.Event | None = None) -> None:
+    """Run ``executor`` until the context shuts down (or ``stop`` is set). The EventsExecutor spins in short
+    slices: its ``spin()`` keeps the GIL from the fusion worker and never sees a shutdown here."""
+    if isinstance(executor, MultiThreadedExecutor) and stop is None:
+        executor.spin()
+        return
+    while context.ok() and not (stop is not None and stop.is_set()):
+        executor.spin_once(timeout_sec=0.1)
+
+
+def spin_nodes(nodes: list[Node], context, kind: str = 'events') -> None:
+    """Spin ``nodes`` on one executor (``kind``: see :func:`make_executor`) until Ctrl-C or shutdown (the nodes
+    stay alive)."""
+    executor = make_executor(kind, context, nodes[0].get_logger().warning if nodes else None)
     for node in nodes:
         executor.add_node(node)
     try:
-        executor.spin()
+        spin_executor(executor, context)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -446,7 +479,7 @@ def spin_nodes(nodes: list[Node], context) -> None:
 def spin(node: Node) -> None:
     """Spin ``node`` until Ctrl-C or shutdown; then destroy it."""
     try:
-        spin_nodes([node], node.context)
+        spin_nodes([node], node.context, node.config.executor)
     finally:
         node.destroy_node()
 

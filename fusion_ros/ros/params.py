@@ -23,6 +23,7 @@ from fusion_ros.pairing import PairingConfig
 TRANSPORTS = ('raw', 'compressed')
 QOS_NAMES = ('reliable', 'best_effort', 'match')  # fusion_ros.ros.qos.QOS_NAMES, without importing rclpy here
 OUTPUT_QOS_NAMES = ('reliable', 'best_effort')
+EXECUTORS = ('events', 'multi_threaded')
 THERMAL_NORMALIZATIONS = ('percentile', 'range', 'dtype')
 STORAGES = ('mcap', 'sqlite3')
 # fusion_ros.engine's, repeated so that this module (and the player) load without torch; a test checks they agree
@@ -136,6 +137,10 @@ class FusionNodeConfig(ParamConfig):
     cpu_threads: int = param(0, 'torch CPU threads; 0: auto, decided at start from the cores this process may use: '
                              'max(1, cores - 1), one core left to the ROS executor and DDS threads',
                              range=(0, 256), step=1, read_only=True)
+    executor: str = param('events', "how callbacks are run: 'events' (rclpy's C++ EventsExecutor: less Python per "
+                          "message, more CPU left to fusion) or 'multi_threaded' (rclpy's MultiThreadedExecutor, 4 "
+                          "threads); 'events' falls back to 'multi_threaded' where rclpy lacks it (logged)",
+                          choices=EXECUTORS, read_only=True)
     inference_backend: str = param('auto', "how a checkpoint fusion net (ssvif) runs: 'onnxruntime' (exported to "
                                    "ONNX in memory at start, CPU, cpu_threads intra-op threads), 'torch' "
                                    "(channels_last on the CPU) or 'auto' (onnxruntime on the CPU when installed and "

@@ -15,7 +15,7 @@ import numpy as np
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -23,7 +23,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from fusion_ros.ros.conversions import array_to_image_msg
-from fusion_ros.ros.fusion_node import FusionNode
+from fusion_ros.ros.fusion_node import FusionNode, make_executor, spin_executor
 
 OUTPUTS = ('fused/image', 'thermal/registered', 'segmentation/mask', 'segmentation/overlay', 'detections/image')
 TIMEOUT_S = 30.0
@@ -88,11 +88,19 @@ class NodeHarness:
         self.thermal_pub = self.client.create_publisher(Image, 'thermal/image', qos)
         self.train = self.client.create_client(Trigger, f'{self.namespace}/fusion_node/train_scene')
         self.reset = self.client.create_client(Trigger, f'{self.namespace}/fusion_node/reset_model')
-        self.executor = MultiThreadedExecutor(num_threads=4, context=context)
+        # the executor the node's parameters name, spun as fusion-ros run spins it
+        self.executor = make_executor(self.node.config.executor, context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, args=(context,), daemon=True)
         self._thread.start()
+
+    def _spin(self, context) -> None:
+        try:
+            spin_executor(self.executor, context, self._stop)
+        except ExternalShutdownException:
+            pass
 
     # -- recording outputs
 
@@ -178,6 +186,8 @@ class NodeHarness:
         self.executor.add_node(node)
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10.0)
         self.executor.shutdown()  # first: no callback runs on a node being destroyed
         for node in self._extra:
             node.destroy_node()

@@ -130,6 +130,7 @@ def test_qos_mismatch_is_reported(harness):
 
 def test_training_while_output_flows_refuses_concurrent_and_keeps_model_on_failure(harness, monkeypatch):
     h = harness({'train_epochs': 3, 'train_work_size': 64, 'train_scene_mode': 'scene'})
+    assert h.node.config.executor == 'events'  # the default: one executor thread; the training awaits its own
     # before any pair: refused
     refused = h.call(h.train)
     assert not refused.success and 'no synchronised' in refused.message
@@ -465,3 +466,33 @@ def test_train_scene_adapt_mode_needs_recent_pairs_then_adapts_the_streaming_net
     h.send(9 * 10**9)  # the node still fuses, with whichever model won
     assert wait_for(lambda: h.count() >= before + 1)
     assert h.node.model_state()['last training'] == result.message
+
+
+def test_make_executor_kinds_and_fallback(ros_context, monkeypatch):
+    import builtins
+
+    from rclpy.executors import MultiThreadedExecutor
+
+    from fusion_ros.ros.fusion_node import make_executor
+    threaded = make_executor('multi_threaded', ros_context)
+    events = make_executor('events', ros_context)
+    try:
+        assert isinstance(threaded, MultiThreadedExecutor)
+        assert not isinstance(events, MultiThreadedExecutor) and 'EventsExecutor' in type(events).__name__
+    finally:
+        threaded.shutdown()
+        events.shutdown()
+    real_import, said = builtins.__import__, []
+
+    def no_experimental(name, *args, **kwargs):
+        if name == 'rclpy.experimental':
+            raise ImportError('no EventsExecutor in this rclpy')
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, '__import__', no_experimental)
+    fallback = make_executor('events', ros_context, said.append)
+    try:
+        assert isinstance(fallback, MultiThreadedExecutor)
+        assert len(said) == 1 and "'events' is not available" in said[0] and 'multi_threaded' in said[0]
+    finally:
+        fallback.shutdown()
+
