@@ -273,9 +273,10 @@ class _SSVIFFuse:
                 self._net_colours = 'luma' in net(torch.rand(1, 3, 48, 64), torch.rand(1, 1, 48, 64))
         else:
             self.backend = 'torch'
-            if cpu:
+            channels_last = cpu and getattr(self.net, 'prefers_channels_last', True)
+            if channels_last:
                 self.net = self.net.to(memory_format=torch.channels_last)
-            self.backend_label = 'torch' + (' channels_last' if cpu else '') + (f' ({note})' if note else '')
+            self.backend_label = 'torch' + (' channels_last' if channels_last else '') + (f' ({note})' if note else '')
 
     def __call__(self, rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
         if self._ort is not None:

@@ -64,6 +64,9 @@ def test_the_ssvif_method_loads_it_and_auto_falls_back_to_torch(tmp_path):
     path = save_checkpoint(tmp_path / 't.pt', build_model('ssvif_texmax'), 'ssvif_texmax')
     model = load_fusion_model('ssvif', path, 'cpu', backend='auto')
     assert model.fuse.backend == 'torch' and 'auto' in model.backend and 'not exportable to ONNX' in model.backend
+    # its time is full-size element-wise work: kept in NCHW, not converted to channels_last like other nets
+    assert 'channels_last' not in model.backend
+    assert next(model.fuse.net.parameters()).is_contiguous()
     rgb, thermal = _pair(48, 72, seed=3)
     with torch.inference_mode():
         assert torch.equal(model.fuse(rgb, thermal), fuse_texmax(rgb, thermal))

@@ -73,6 +73,10 @@ class TexMaxFusionNet(nn.Module):
     ``decision (B, 1, H, W)``: 1 thermal copied, 2 visible copied, 0 the max rule.
     """
 
+    # Its time goes to full-size element-wise work on NCHW images, not to its small convolutions:
+    # channels_last weights cost more (format conversions) than they save (bench/bench_ssvif.py).
+    prefers_channels_last = False
+
     def __init__(self, config: TexMaxModelConfig | None = None):
         super().__init__()
         self.config = c = config or TexMaxModelConfig()
