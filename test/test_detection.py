@@ -329,3 +329,35 @@ def test_ultralytics_font_is_local(tmp_path, monkeypatch, no_network):
     finally:
         cached.cache_clear()
     assert no_network == []
+
+
+def test_train_detector_init_fine_tunes_from_local_weights(tmp_path, capsys):
+    """--init: the run starts from that file's weights (not random ones); a missing file is refused clearly."""
+    pytest.importorskip('ultralytics')
+    import torch
+    from fusion_ros.commands.train_detector import config_from_args
+    from fusion_ros.training.detector import train_detector
+
+    data = write_pairs(tmp_path / 'data', ['a', 'b', 'c', 'd'])
+    common = ['train-detector', '--pairs', str(data), str(data / 'labels' / 'fusion'), '--methods', 'average',
+              '--imgsz', '64', '--batch', '2', '--workers', '0', '--device', 'cpu', '--val-fraction', '0.25',
+              '--val-block', '1', '--quiet', '--no-plots', '--epochs', '1']
+    assert cli.main(common + ['--out', str(tmp_path / 'first')]) == 0
+    init = tmp_path / 'first' / 'detector.pt'
+    reference = torch.load(init, map_location='cpu', weights_only=False)['model'].float().state_dict()
+    seen = {}
+
+    def at_start(trainer):
+        start = trainer.model.state_dict()
+        same = [torch.equal(start[k].float(), v) for k, v in reference.items() if k in start and v.is_floating_point()]
+        seen.update(n=len(same), same=all(same))
+    config = config_from_args(cli.build_parser().parse_args(common + ['--out', str(tmp_path / 'tuned'),
+                                                                      '--init', str(init)]))
+    train_detector(config, log=lambda *a: None, callbacks={'on_train_start': at_start})
+    assert seen['n'] > 50 and seen['same']  # every tensor, the classes head included
+    seen.clear()
+    config = config_from_args(cli.build_parser().parse_args(common + ['--out', str(tmp_path / 'random')]))
+    train_detector(config, log=lambda *a: None, callbacks={'on_train_start': at_start})
+    assert not seen['same']  # without --init: random weights
+    assert cli.main(common + ['--out', str(tmp_path / 'x'), '--init', str(tmp_path / 'nope.pt')]) == 2
+    assert 'init weights' in capsys.readouterr().err

@@ -51,6 +51,9 @@ def register(sub) -> None:
 
     g = p.add_argument_group('training')
     g.add_argument('--model', default='yolo11n.yaml', help='ultralytics model config (default yolo11n.yaml)')
+    g.add_argument('--init', type=Path, metavar='PT',
+                   help='fine-tune: start from this local .pt, its model and weights (e.g. '
+                        'models/detector_default.pt; --model is then not used); default: random weights')
     g.add_argument('--epochs', type=int, default=100, help='epochs of the schedule (default 100)')
     g.add_argument('--time', type=float, metavar='HOURS',
                    help='bound the whole run: the schedule is re-fitted after each epoch to end in this many hours')
@@ -111,7 +114,7 @@ def config_from_args(args: argparse.Namespace):
     augment = Augment(hsv_h=args.hsv_h, hsv_s=args.hsv_s, hsv_v=args.hsv_v, contrast=args.contrast,
                       fliplr=args.fliplr, mosaic=args.mosaic, close_mosaic=args.close_mosaic, scale=args.scale,
                       translate=args.translate)
-    return DetectorTrainConfig(out=args.out, dataset=dataset, model=args.model, epochs=args.epochs,
+    return DetectorTrainConfig(out=args.out, dataset=dataset, model=args.model, init=args.init, epochs=args.epochs,
                                time_hours=args.time, sitting_hours=args.sitting, imgsz=args.imgsz, batch=args.batch,
                                workers=args.workers, device=_device(args.device), patience=args.patience,
                                seed=args.seed, lr0=args.lr0, optimizer=args.optimizer, cache=args.cache,

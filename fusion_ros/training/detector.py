@@ -75,7 +75,8 @@ class DetectorTrainConfig:
     """A detector training run (see the module docstring).
 
     model: an ultralytics model config (``.yaml``: a built-in name such as ``yolo11n.yaml`` or a file); weights
-        are never loaded. epochs: length of the schedule (with ``time_hours``: re-estimated to fit it).
+        are never downloaded. init: a local ultralytics ``.pt`` (e.g. ``models/detector_default.pt``) whose
+        model and weights the run starts from, to fine-tune (``model`` is then not used); None: random. epochs: length of the schedule (with ``time_hours``: re-estimated to fit it).
     imgsz: training and validation size (pixels, multiple of 32). batch: images per batch. workers: data loader
         processes. patience: stop after this many epochs without a better validation fitness.
     plots: ultralytics' plots (labels, batches, PR curves, results.png); the curves are drawn either way.
@@ -83,6 +84,7 @@ class DetectorTrainConfig:
     out: Path
     dataset: DatasetConfig | None = None
     model: str = 'yolo11n.yaml'
+    init: Path | None = None
     epochs: int = 100
     time_hours: float | None = None
     sitting_hours: float | None = None
@@ -105,6 +107,11 @@ class DetectorTrainConfig:
         if not str(self.model).endswith(('.yaml', '.yml')):
             raise ValueError(f'model must be an ultralytics model config (.yaml, e.g. yolo11n.yaml), got '
                              f'{self.model!r}: training starts from random weights, never from downloaded ones')
+        if self.init is not None:
+            self.init = Path(self.init)
+            if not self.init.is_file():
+                raise FileNotFoundError(f'init weights {self.init} not found: give a local ultralytics .pt (e.g. '
+                                        'models/detector_default.pt), or leave init out to start from random weights')
         if self.epochs < 1 or self.batch < 1 or self.workers < 0 or self.patience < 0:
             raise ValueError('epochs and batch must be >= 1, workers and patience >= 0')
         if self.imgsz < 32 or self.imgsz % 32:
@@ -331,11 +338,14 @@ def _train(config: DetectorTrainConfig, log, callbacks: dict) -> DetectorTrainRe
         model = YOLO(str(last))
         args = dict(resume=str(last), **common)  # the recipe is the checkpoint's
     else:
-        model = YOLO(config.model)
+        # with init: that file's model, classes head included (a config's model would re-initialise a head whose
+        # class count differs from the config's); ultralytics then trains from its weights (pretrained=True)
+        model = YOLO(config.model if config.init is None else str(config.init))
         args = dict(data=str(out / DATASET / 'data.yaml'), epochs=config.epochs, imgsz=config.imgsz,
                     batch=config.batch, patience=config.patience, seed=config.seed, lr0=config.lr0,
                     optimizer=config.optimizer, cache=config.cache or False, project=str(out), name=TRAIN,
-                    pretrained=False, amp=False, val=True, **config.augment.ultralytics_args(), **common)
+                    pretrained=config.init is not None, amp=False, val=True, **config.augment.ultralytics_args(),
+                    **common)
     model.add_callback('on_train_epoch_end', on_train_epoch_end)
     model.add_callback('on_fit_epoch_end', on_fit_epoch_end)
     for event, fn in callbacks.items():
