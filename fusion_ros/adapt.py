@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from fusion_ros.config import dataclass_from_dict
-from fusion_ros.imaging import ImageError, colorize, image_to_tensor, rgb_to_gray
+from fusion_ros.imaging import ImageError, image_to_tensor, net_output_rgb
 from fusion_ros.losses.fusion import FIELD_LOSS, FusionLoss, FusionLossConfig
 from fusion_ros.training.loop import LoopConfig, LoopResult, train_loop
 
@@ -172,10 +172,7 @@ def net_fuse(net: torch.nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tor
     """``(rgb (1, 3, H, W), thermal (1, 1, H, W)) -> fused RGB (1, 3, H, W)`` of an SSVIF-style net
     (``net(rgb, thermal)['fused']``), coloured from the visible image as the node does."""
     def fuse(rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
-        out = net(rgb, thermal)
-        if 'luma' in out:
-            return out['fused']
-        return colorize(rgb, rgb_to_gray(out['fused'].clamp(0.0, 1.0)))
+        return net_output_rgb(rgb, net(rgb, thermal))
     return fuse
 
 

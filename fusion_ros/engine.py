@@ -40,7 +40,8 @@ from fusion_ros import registry
 from fusion_ros.adapt import AdaptConfig, adapt_net, format_scores
 from fusion_ros.align import warp_affine
 from fusion_ros.device import resolve_device
-from fusion_ros.imaging import ImageError, colorize, image_to_tensor, resize_to, rgb_to_gray, tensor_to_image
+from fusion_ros.imaging import (ImageError, colorize, image_to_tensor, net_output_rgb, resize_to, rgb_to_gray,
+                                tensor_to_image)
 from fusion_ros.report import pair_scores
 from fusion_ros.scene import SceneFitConfig, fit_scene
 
@@ -284,10 +285,7 @@ class _SSVIFFuse:
             if self.colour == 'network' or self._net_colours:
                 return fused
             return colorize(rgb, rgb_to_gray(fused))
-        out = self.net(rgb, thermal)
-        if self.colour == 'network' or 'luma' in out:  # the blend net colours from the visible image itself
-            return out['fused']
-        return colorize(rgb, rgb_to_gray(out['fused']))
+        return net_output_rgb(rgb, self.net(rgb, thermal), self.colour == 'network')
 
 
 def scene_fusion_model(net: torch.nn.Module, thermal_from_rgb: np.ndarray | None, device='cpu',

@@ -244,6 +244,18 @@ def colorize(rgb: torch.Tensor, gray_fused: torch.Tensor, eps: float = 1e-3, *,
     return out.add_(gray_fused - rgb_to_gray(out)).clamp_(0.0, 1.0)
 
 
+def net_output_rgb(rgb: torch.Tensor, out: dict, network_colour: bool = False) -> torch.Tensor:
+    """The fused RGB image of a fusion net's output dict, coloured as the node colours it.
+
+    ``out['fused'] (B, 3, H, W)``; nets that colour from the visible image themselves (their dict has a
+    ``'luma'``: the blend and texmax nets) and ``network_colour`` keep it; otherwise its luma is coloured
+    from ``rgb (B, 3, H, W)`` by :func:`colorize`. Float in [0, 1].
+    """
+    if network_colour or 'luma' in out:
+        return out['fused']
+    return colorize(rgb, rgb_to_gray(out['fused'].clamp(0.0, 1.0)))
+
+
 # --------------------------------------------------------------------------- resampling
 
 

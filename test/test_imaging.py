@@ -303,3 +303,14 @@ def test_colorize_in_place_inference_path_matches_the_autograd_path():
     slow = colorize(rgb.clone().requires_grad_(True), fused).detach()
     assert torch.equal(fast, slow) and torch.equal(fast_given_gray, slow)
     assert fast.min() >= 0 and fast.max() <= 1
+
+
+def test_net_output_rgb_keeps_self_coloured_nets_and_colours_the_others():
+    from fusion_ros.imaging import net_output_rgb
+    torch.manual_seed(1)
+    rgb, fused = torch.rand(1, 3, 8, 9) * 0.8 + 0.1, torch.rand(1, 3, 8, 9)
+    assert net_output_rgb(rgb, {'fused': fused, 'luma': fused[:, :1]}) is fused
+    assert net_output_rgb(rgb, {'fused': fused}, network_colour=True) is fused
+    coloured = net_output_rgb(rgb, {'fused': fused * 1.5})  # out of range: clamped before colouring
+    assert torch.equal(coloured, colorize(rgb, rgb_to_gray((fused * 1.5).clamp(0, 1))))
+    assert not torch.allclose(coloured, fused)
