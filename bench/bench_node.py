@@ -31,7 +31,9 @@ the first one after it in which every pair has been dealt with) and this process
 and peak RSS; the node's own per-stage times.
 
 Configurations: ``average`` (fusion only, the baseline); ``ssvif`` (fusion only, the SSVIF CNN)
-when ``--ssvif`` names an existing checkpoint; ``all`` (fusion + segmentation + detection, small
+when ``--ssvif`` names an existing checkpoint; ``detect`` (what a robot runs with detection on: the shipped
+fusion model and the shipped ``models/detector_default.pt`` at ``--detection-image-size``); ``all`` (fusion
++ segmentation + detection, small
 random-weight models built here: smp Segformer mit_b0, 19 classes, and ultralytics ``yolo11n.yaml``;
 speed does not depend on the weights, though the number of boxes drawn does). ``--record FILE``
 appends a section with the command, date, machine and what else was running.
@@ -736,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help='run every configuration with the shipped defaults, then with cpu_threads:=N for '
                               'each N given (e.g. --thread-sweep 1 2): one table, a defaults column included')
     p.add_argument('--device', help="override the node's device (default: not overridden, the shipped 'auto')")
-    p.add_argument('--configs', nargs='+', choices=('average', 'ssvif', 'all'),
+    p.add_argument('--configs', nargs='+', choices=('average', 'ssvif', 'detect', 'all'),
                    default=['average', 'ssvif', 'all'],
                    help='configurations to run (ssvif only when its checkpoint exists)')
     p.add_argument('--ssvif', type=Path, default=DEFAULT_SSVIF,
@@ -811,6 +813,14 @@ def main(argv: list[str] | None = None) -> int:
                 copy = workdir / 'ssvif.pt'
                 copy.write_bytes(args.ssvif.read_bytes())
                 cfg.params.update(fusion_model='ssvif', fusion_model_path=str(copy))
+        if 'detect' in args.configs:  # what a robot runs: the shipped fusion model and the shipped detector
+            copy = workdir / 'ssvif.pt'
+            if not copy.exists():
+                copy.write_bytes(args.ssvif.read_bytes())
+            configs.append(Config('detect', f'shipped fusion + shipped detector @{args.detection_image_size}',
+                                  {**common, 'fusion_model': 'ssvif', 'fusion_model_path': str(copy),
+                                   'detection_enabled': 'true',
+                                   'detection_image_size': str(args.detection_image_size)}))
         if 'all' in args.configs:
             print('building random-weight segmentation and detection models ...', flush=True)
             seg, det = build_head_models(workdir)
