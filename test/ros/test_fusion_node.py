@@ -496,3 +496,17 @@ def test_make_executor_kinds_and_fallback(ros_context, monkeypatch):
     finally:
         fallback.shutdown()
 
+
+
+def test_train_scene_answers_on_the_multi_threaded_executor_too(harness):
+    """The awaiting ~/train_scene callback also works where the node runs rclpy's MultiThreadedExecutor."""
+    h = harness({'executor': 'multi_threaded', 'train_epochs': 2, 'train_work_size': 64,
+                 'train_scene_mode': 'scene'})
+    assert type(h.executor).__name__ == 'MultiThreadedExecutor'
+    refused = h.call(h.train)
+    assert not refused.success and 'no synchronised' in refused.message
+    h.stream(2)
+    answer = h.call(h.train)
+    assert 'SSIM score' in answer.message
+    h.send(5 * 10**9)  # and the node still fuses
+    assert wait_for(lambda: h.count() >= 3)
