@@ -21,6 +21,7 @@ default) picks the torch threads from the cores at start (:func:`fusion_ros.devi
 """
 from __future__ import annotations
 
+import collections
 import sys
 import threading
 import time
@@ -112,25 +113,31 @@ def build_engine(config: FusionNodeConfig, log_warning=None) -> FusionEngine:
 
 
 class LatestSlot:
-    """A one-place mailbox: ``put`` replaces what waits (returns True if something was replaced)."""
+    """A small newest-first mailbox: ``put`` adds a pair and, when ``capacity`` pairs already wait, drops the
+    oldest (returns True then); ``take`` returns the oldest waiting one. Capacity 1: only the newest waits;
+    2 (the node's default) also absorbs DDS delivering two frames at once without falling behind."""
 
-    def __init__(self):
+    def __init__(self, capacity: int = 1):
+        if capacity < 1:
+            raise ValueError(f'LatestSlot: capacity must be >= 1, got {capacity}')
         self._cond = threading.Condition()
-        self._item = None
+        self._items: collections.deque = collections.deque()
+        self.capacity = capacity
 
     def put(self, item) -> bool:
         with self._cond:
-            replaced = self._item is not None
-            self._item = item
+            dropped = len(self._items) >= self.capacity
+            if dropped:
+                self._items.popleft()
+            self._items.append(item)
             self._cond.notify()
-            return replaced
+            return dropped
 
     def take(self, timeout: float):
         with self._cond:
-            if self._item is None:
+            if not self._items:
                 self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return item
+            return self._items.popleft() if self._items else None
 
 
 class FusionNode(Node):
@@ -154,7 +161,7 @@ class FusionNode(Node):
         self.stats = NodeStats(self.config.diagnostics_window_s)
         self._pair_lock = threading.Lock()
         self._pairer = StampPairer(self.config.pairing())
-        self._slot = LatestSlot()
+        self._slot = LatestSlot(self.config.worker_queue_size)
         self._latest = None  # (rgb, thermal, stamp_ns, (rgb_scale, thermal_scale)) of the newest usable pair
         adapt = self.config.adapt()  # ~/train_scene 'adapt': recent fused pairs (thermal on the RGB grid)
         self._recent = RecentPairs(adapt.pairs_needed, self.config.adapt_pair_interval_s, adapt.work_size)

@@ -104,6 +104,10 @@ class FusionNodeConfig(ParamConfig):
                            "(sensor data) or 'match' (copy the publishers')", choices=QOS_NAMES, read_only=True)
     queue_size: int = param(10, 'frames kept per input while waiting for a partner (and the subscription depth)',
                             range=(1, 1000), step=1)
+    worker_queue_size: int = param(2, 'synchronised pairs waiting for the fusion worker; when more come, the oldest '
+                                   'is skipped (counted as worker_busy): 1 keeps only the newest (lowest latency), '
+                                   '2 also absorbs two frames delivered at once', range=(1, 10), step=1,
+                                   read_only=True)
     approximate_sync: bool = param(True, 'pair frames whose stamps differ by up to '
                                    'approximate_sync_tolerance_seconds; false: equal stamps only')
     approximate_sync_tolerance_seconds: float = param(

@@ -510,3 +510,13 @@ def test_train_scene_answers_on_the_multi_threaded_executor_too(harness):
     assert 'SSIM score' in answer.message
     h.send(5 * 10**9)  # and the node still fuses
     assert wait_for(lambda: h.count() >= 3)
+
+
+def test_latest_slot_keeps_the_newest_pairs_up_to_its_capacity():
+    from fusion_ros.ros.fusion_node import LatestSlot
+    one, two = LatestSlot(1), LatestSlot(2)
+    assert [one.put(i) for i in range(3)] == [False, True, True] and one.take(0.01) == 2
+    assert [two.put(i) for i in range(4)] == [False, False, True, True]
+    assert [two.take(0.01), two.take(0.01), two.take(0.01)] == [2, 3, None]  # oldest waiting first
+    with pytest.raises(ValueError, match='capacity'):
+        LatestSlot(0)
