@@ -62,7 +62,7 @@ def main() -> None:
     th_np = rng.random((480, 640), dtype=np.float32)
     rgb, th = image_to_tensor(rgb_np), image_to_tensor(th_np)
 
-    ssvif = load_fusion_model('ssvif', args.model, 'cpu', backend='torch')  # channels_last
+    ssvif = load_fusion_model('ssvif', args.model, 'cpu', backend='torch')  # channels_last unless the net declines
     ssvif_nchw = load_fusion_model('ssvif', args.model, 'cpu', backend='torch')
     ssvif_nchw.fuse.net = ssvif_nchw.fuse.net.to(memory_format=torch.contiguous_format)  # torch as it was before
     ssvif_ort = load_fusion_model('ssvif', args.model, 'cpu', backend='auto',  # a net ONNX cannot hold: torch
@@ -75,8 +75,8 @@ def main() -> None:
     previous = FusionModel('ssvif', _SSVIFFuse(build_model(args.compare_arch)), 'comparison architecture')
     max_rule = load_fusion_model('max')
     rows = []
-    runs = [('ssvif (shipped), torch NCHW', ssvif_nchw), ('ssvif (shipped), torch channels_last', ssvif),
-            (f'ssvif (shipped), auto -> {ssvif_ort.fuse.backend_label}', ssvif_ort),
+    runs = [('ssvif (shipped), torch NCHW', ssvif_nchw), (f'ssvif (shipped), {ssvif.fuse.backend_label} (the node\'s)', ssvif),
+            (f'ssvif (shipped), auto -> {ssvif_ort.fuse.backend_label.split(" (")[0]}', ssvif_ort),
             (f'{args.compare_arch} (default config, random weights; torch channels_last)', previous),
             ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)]
     with torch.inference_mode():

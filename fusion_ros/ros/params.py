@@ -175,8 +175,9 @@ class FusionNodeConfig(ParamConfig):
                                       'without detection and says so)', read_only=True)
     detection_confidence: float = param(0.25, 'minimum detection score', range=(0.0, 1.0))
     detection_iou: float = param(0.45, 'non-maximum suppression IoU threshold', range=(0.01, 1.0))
-    detection_image_size: int = param(640, 'detection inference size, pixels (multiple of 32)', range=(32, 4096),
-                                      step=32)
+    detection_image_size: int = param(416, 'detection inference size, pixels (multiple of 32); 416: the shipped '
+                                      "detector's training size, 12.6 Hz out with fusion on a 2-core CPU",
+                                      range=(32, 4096), step=32)
     detection_max: int = param(100, 'most detections per image', range=(1, 10000), step=1)
     # -- per-scene training (~/train_scene)
     train_enabled: bool = param(True, 'allow ~/train_scene (anyone on the DDS domain can call it)', read_only=True)
