@@ -112,6 +112,20 @@ def build_engine(config: FusionNodeConfig, log_warning=None) -> FusionEngine:
     return engine
 
 
+TRAINING_NICE = 10  # ~/train_scene's thread runs this much nicer than the rest of the node
+
+
+def lower_thread_priority(nice: int) -> bool:
+    """Make the calling thread ``nice`` steps nicer (Linux: threads have their own nice value); False where the
+    system does not allow it (then the thread keeps the process's priority)."""
+    import os
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
 class LatestSlot:
     """A small newest-first mailbox: ``put`` adds a pair and, when ``capacity`` pairs already wait, drops the
     oldest (returns True then); ``take`` returns the oldest waiting one. Capacity 1: only the newest waits;
@@ -268,6 +282,7 @@ class FusionNode(Node):
         done = Future()
 
         def work():
+            lower_thread_priority(TRAINING_NICE)  # the fused output first: training takes what CPU is left
             try:
                 done.set_result(self._train_scene())
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting callback, which re-raises

@@ -520,3 +520,20 @@ def test_latest_slot_keeps_the_newest_pairs_up_to_its_capacity():
     assert [two.take(0.01), two.take(0.01), two.take(0.01)] == [2, 3, None]  # oldest waiting first
     with pytest.raises(ValueError, match='capacity'):
         LatestSlot(0)
+
+
+def test_lower_thread_priority_changes_only_the_calling_thread():
+    import os
+
+    from fusion_ros.ros.fusion_node import lower_thread_priority
+    seen = {}
+
+    def worker():
+        seen['ok'] = lower_thread_priority(5)
+        seen['nice'] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen['ok'] and seen['nice'] == min(before + 5, 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the process (and this thread) unchanged
