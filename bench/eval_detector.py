@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument('--methods', default='ssvif,average,max,laplacian',
                    help="fusion methods of the fused rows ('baselines' for all of them)")
     p.add_argument('--imgsz', type=int, default=640)
+    p.add_argument('--gray', action='store_true', help="detect on each image's luma (the node's default)")
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', type=Path, default=ROOT / 'out' / 'eval_detector')
     p.add_argument('--record', type=Path, help='append the table to this Markdown file (e.g. BENCHMARKS.md)')
@@ -43,7 +44,7 @@ def main() -> None:
         raise SystemExit(f'{args.detector}: no such detector; train one (README, Detection) or pass --detector')
     t0 = time.monotonic()
     detector = Detector(args.detector, args.device, DetectorConfig(confidence=0.001, iou=0.7, image_size=args.imgsz,
-                                                                   max_detections=300))
+                                                                   max_detections=300, gray=args.gray))
     rows = evaluate_detector(detector, rgb_dir=args.data / args.split / 'vi', ir_dir=args.data / args.split / 'ir',
                              labels=label_folders(args.data / 'labels', args.split),
                              inputs=[k.strip() for k in args.inputs.split(',')], methods=methods_list(args.methods),
@@ -54,7 +55,8 @@ def main() -> None:
              f"training" if card else 'no card beside it')
     header = '\n'.join([
         f'## Detection on thermal, visible and fused MSRS test pairs ({time.strftime("%Y-%m-%d")})', '',
-        f'`bench/eval_detector.py`: detector `{args.detector.name}` ({about}), imgsz {args.imgsz}, '
+        f'`bench/eval_detector.py{" --gray" if args.gray else ""}`: detector `{args.detector.name}` ({about}), '
+        f'imgsz {args.imgsz}, {"luma input (3 equal channels), " if args.gray else ""}'
         f'{rows[0].scores.images if rows else 0} pairs of `{args.data.name}/{args.split}`, each input scored '
         'against its own labels (thermal: infrared, visible: visible, fused: fusion). ultralytics\' mAP (a perfect '
         f'detector scores 0.995); confidence 0.001, 300 boxes at most. Machine: {machine()}; '

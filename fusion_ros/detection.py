@@ -44,11 +44,13 @@ class Detection:
 @dataclass
 class DetectorConfig:
     """confidence: minimum score; iou: NMS overlap threshold; image_size: inference size (pixels,
-    multiple of 32); max_detections: most boxes per image."""
+    multiple of 32); max_detections: most boxes per image; gray: detect on the image's luma (3 equal
+    channels), the look of the thermal images a thermal-trained detector (the shipped one) has learned."""
     confidence: float = 0.25
     iou: float = 0.45
     image_size: int = 640
     max_detections: int = 100
+    gray: bool = False
 
     def __post_init__(self):
         if not 0.0 <= self.confidence <= 1.0:
@@ -109,7 +111,12 @@ class Detector:
         if rgb.dtype != np.uint8:
             rgb = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
         cfg = self.config
-        results = self.model.predict(np.ascontiguousarray(rgb[..., ::-1]), imgsz=cfg.image_size, conf=cfg.confidence,
+        if cfg.gray:  # BT.601 luma, as the metrics and cv2 compute it, in all three channels
+            import cv2
+            bgr = np.repeat(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        else:
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+        results = self.model.predict(bgr, imgsz=cfg.image_size, conf=cfg.confidence,
                                      iou=cfg.iou, max_det=cfg.max_detections, device=self.device, verbose=False)
         boxes = results[0].boxes
         out = []

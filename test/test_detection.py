@@ -361,3 +361,18 @@ def test_train_detector_init_fine_tunes_from_local_weights(tmp_path, capsys):
     assert not seen['same']  # without --init: random weights
     assert cli.main(common + ['--out', str(tmp_path / 'x'), '--init', str(tmp_path / 'nope.pt')]) == 2
     assert 'init weights' in capsys.readouterr().err
+
+
+def test_detector_gray_input_feeds_the_luma_in_three_channels(random_yolo):
+    import cv2
+    from fusion_ros.detection import Detector, DetectorConfig
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    seen = {}
+    for gray in (False, True):
+        detector = Detector(random_yolo, 'cpu', DetectorConfig(image_size=64, gray=gray))
+        real = detector.model.predict
+        detector.model.predict = lambda image, **kw: (seen.__setitem__(gray, image), real(image, **kw))[1]
+        detector.predict(rgb)
+    assert np.array_equal(seen[False], rgb[..., ::-1])  # colour: BGR for ultralytics
+    luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    assert seen[True].shape == (64, 96, 3) and all(np.array_equal(seen[True][..., c], luma) for c in range(3))

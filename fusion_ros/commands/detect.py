@@ -27,6 +27,7 @@ def register(sub) -> None:
     p.add_argument('--conf', type=float, default=0.25, help='minimum confidence (default 0.25)')
     p.add_argument('--iou', type=float, default=0.45, help='NMS IoU threshold (default 0.45)')
     p.add_argument('--imgsz', type=int, default=640, help='inference size, multiple of 32 (default 640)')
+    p.add_argument('--gray', action='store_true', help="detect on each image's luma (3 equal channels; what the node does by default, detection_gray)")
     p.add_argument('--max-det', type=int, default=100, help='most boxes per image (default 100)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f'--input {args.input} needs {" and ".join(missing)}')
     device = str(resolve_device(args.device))
     detector = Detector(detector_path(args.detector), device,
-                        DetectorConfig(args.conf, args.iou, args.imgsz, args.max_det))
+                        DetectorConfig(args.conf, args.iou, args.imgsz, args.max_det, gray=args.gray))
     items = matched_stems(args.rgb_dir if 'rgb_dir' in needs else None, args.ir_dir if 'ir_dir' in needs else None)
     counts = dict.fromkeys(detector.class_names, 0)
     t0 = time.perf_counter()

@@ -32,6 +32,7 @@ def register(sub) -> None:
                         "'baselines' for every baseline (default ssvif)")
     p.add_argument('--model', type=Path, metavar='PT', help='checkpoint of a checkpoint fusion method (ssvif)')
     p.add_argument('--imgsz', type=int, default=640, help='inference size (default 640)')
+    p.add_argument('--gray', action='store_true', help="detect on each image's luma (3 equal channels; what the node does by default, detection_gray)")
     p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
     p.add_argument('--save-predictions', action='store_true', help='also write the prediction files under --out')
     p.add_argument('--predictions', type=Path, help='score this folder of prediction files instead (with --labels)')
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                 labels[kind] = given
         device = str(resolve_device(args.device))
         detector = Detector(detector_path(args.detector), device,
-                            DetectorConfig(confidence=0.001, iou=0.7, image_size=args.imgsz, max_detections=300))
+                            DetectorConfig(confidence=0.001, iou=0.7, image_size=args.imgsz, max_detections=300,
+                                           gray=args.gray))
         rows = evaluate_detector(detector, rgb_dir=args.rgb_dir, ir_dir=args.ir_dir, labels=labels, inputs=inputs,
                                  methods=methods_list(args.methods), fusion_model=args.model, device=device,
                                  predictions_dir=args.out / 'predictions' if args.save_predictions and args.out

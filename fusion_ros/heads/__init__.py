@@ -117,7 +117,8 @@ _BUILT_IN = (
              load=_Lazy('fusion_ros.heads.detection:DetectionHead.load'),
              config=_Lazy('fusion_ros.detection:DetectorConfig'),
              params={'confidence': 'detection_confidence', 'iou': 'detection_iou',
-                     'image_size': 'detection_image_size', 'max_detections': 'detection_max'},
+                     'image_size': 'detection_image_size', 'max_detections': 'detection_max',
+                     'gray': 'detection_gray'},
              shipped='detector_default.pt'),  # fusion_ros.shipped.DETECTOR_DEFAULT
 )
 _HEADS: dict[str, HeadSpec] = {h.name: h for h in _BUILT_IN}
