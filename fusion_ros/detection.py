@@ -41,18 +41,26 @@ class Detection:
         return self.x2 - self.x1, self.y2 - self.y1
 
 
+DETECTION_SOURCES = ('fused', 'thermal')
+
+
 @dataclass
 class DetectorConfig:
     """confidence: minimum score; iou: NMS overlap threshold; image_size: inference size (pixels,
     multiple of 32); max_detections: most boxes per image; gray: detect on the image's luma (3 equal
-    channels), the look of the thermal images a thermal-trained detector (the shipped one) has learned."""
+    channels), the look of the thermal images a thermal-trained detector (the shipped one) has learned;
+    source: what the detection head detects on, ``'fused'`` (the fused image) or ``'thermal'`` (the thermal
+    image registered onto the fused image's grid: the boxes fit the fused image all the same)."""
     confidence: float = 0.25
     iou: float = 0.45
     image_size: int = 640
     max_detections: int = 100
     gray: bool = False
+    source: str = 'fused'
 
     def __post_init__(self):
+        if self.source not in DETECTION_SOURCES:
+            raise ValueError(f"detection source must be one of {', '.join(DETECTION_SOURCES)}, got {self.source!r}")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f'detection confidence must lie in [0, 1], got {self.confidence}')
         if not 0.0 < self.iou <= 1.0:

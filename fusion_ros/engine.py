@@ -538,7 +538,7 @@ class FusionEngine:
                           timings={'align': t_align, 'fuse': t_fuse})
         for name, head in (self.heads.items() if heads else ()):
             t0 = time.perf_counter()
-            result = head.run(fused)
+            result = head.run(fused, thermal=registered) if getattr(head, 'uses_thermal', False) else head.run(fused)
             out.heads[name] = HeadOutput(result, head.draw(fused, result))
             out.timings[head.stage] = time.perf_counter() - t0
         return out

@@ -166,3 +166,35 @@ def test_segmentation_checkpoint_as_documented(tmp_path):
     head = load_head('segmentation', tmp_path / 'mine.pt')
     labels = head.run(np.zeros((32, 40, 3), np.float32))
     assert labels.shape == (32, 40) and head.class_names == ['background', 'person', 'car']
+
+
+def test_detection_head_can_detect_on_the_registered_thermal_image():
+    """detection source 'thermal': the engine hands the head the thermal image on the fused grid, and the boxes
+    are drawn on the fused image; 'fused' (the default) detects on the fused image."""
+    from fusion_ros.detection import DetectorConfig
+    from fusion_ros.heads.detection import DetectionHead
+
+    class FakeDetector:
+        def __init__(self, source):
+            self.config, self.seen, self.path = DetectorConfig(source=source), [], None
+
+        def predict(self, image):
+            self.seen.append(image)
+            return []
+    rgb = np.zeros((16, 20, 3), np.float32)
+    rgb[..., 0] = 0.8
+    thermal = np.linspace(0, 1, 16 * 20, dtype=np.float32).reshape(16, 20)
+    for source in ('thermal', 'fused'):
+        fake = FakeDetector(source)
+        engine = FusionEngine(load_fusion_model('average'), heads=[DetectionHead(fake)])
+        out = engine.process(rgb, thermal)
+        image = fake.seen[0]
+        assert image.dtype == np.uint8 and image.shape == (16, 20, 3)
+        expected = np.round(out.thermal_registered * 255) if source == 'thermal' else np.round(out.fused * 255)
+        if source == 'thermal':
+            assert all(np.array_equal(image[..., c], expected.astype(np.uint8)) for c in range(3))
+        else:
+            assert np.array_equal(image, expected.astype(np.uint8))
+        assert out.heads['detection'].image.shape == (16, 20, 3)
+    with pytest.raises(ValueError, match='detection source'):
+        DetectorConfig(source='visible')

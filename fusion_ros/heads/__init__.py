@@ -44,7 +44,9 @@ class Head(Protocol):
     config: Any
 
     def run(self, fused: Any) -> Any:
-        """The head's result for one fused image, ``(H, W, 3)`` float32 in [0, 1]."""
+        """The head's result for one fused image, ``(H, W, 3)`` float32 in [0, 1]. A head whose class sets
+        ``uses_thermal = True`` is called as ``run(fused, thermal=...)`` with the thermal image registered onto
+        the fused grid, ``(H, W)`` float32 in [0, 1]."""
 
     def draw(self, fused: Any, result: Any) -> Any:
         """``(H, W, 3)`` uint8: ``fused`` with ``result`` drawn on it."""
@@ -118,7 +120,7 @@ _BUILT_IN = (
              config=_Lazy('fusion_ros.detection:DetectorConfig'),
              params={'confidence': 'detection_confidence', 'iou': 'detection_iou',
                      'image_size': 'detection_image_size', 'max_detections': 'detection_max',
-                     'gray': 'detection_gray'},
+                     'gray': 'detection_gray', 'source': 'detection_source'},
              shipped='detector_default.pt'),  # fusion_ros.shipped.DETECTOR_DEFAULT
 )
 _HEADS: dict[str, HeadSpec] = {h.name: h for h in _BUILT_IN}

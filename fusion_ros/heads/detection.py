@@ -15,6 +15,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 class DetectionHead:
     name = 'detection'
     stage = 'detect'
+    uses_thermal = True  # the engine passes the registered thermal image too (config.source 'thermal')
 
     def __init__(self, detector: Detector):
         self.detector = detector
@@ -36,7 +37,12 @@ class DetectionHead:
     def path(self):
         return self.detector.path
 
-    def run(self, fused: np.ndarray) -> list[Detection]:
+    def run(self, fused: np.ndarray, thermal: np.ndarray | None = None) -> list[Detection]:
+        """Detections for the fused image ``(H, W, 3)``; with ``config.source == 'thermal'`` they are found on
+        ``thermal`` ``(H, W)`` float32 in [0, 1], the thermal image on the fused image's grid."""
+        if self.config.source == 'thermal' and thermal is not None:
+            gray = _to_uint8(thermal)
+            return self.detector.predict(np.repeat(gray.reshape(gray.shape[0], gray.shape[1], 1), 3, axis=2))
         return self.detector.predict(_to_uint8(fused))
 
     def draw(self, fused: np.ndarray, result: list[Detection]) -> np.ndarray:
