@@ -285,8 +285,10 @@ class FusionNode(Node):
             lower_thread_priority(TRAINING_NICE)  # the fused output first: training takes what CPU is left
             try:
                 done.set_result(self._train_scene())
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting callback, which re-raises
-                done.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - answer the caller, never leave it waiting; the node goes on
+                self.get_logger().error(f'~/train_scene failed:\n{traceback.format_exc()}')
+                done.set_result((False, f'failed: {type(exc).__name__}: {exc}; the active model is unchanged and the '
+                                        'node keeps fusing (see the node log)'))
         threading.Thread(target=work, name='train_scene', daemon=True).start()
         response.success, response.message = await done
         if response.success:  # (rclpy wants one severity per logging call site)

@@ -537,3 +537,17 @@ def test_lower_thread_priority_changes_only_the_calling_thread():
     t.join()
     assert seen['ok'] and seen['nice'] == min(before + 5, 19)
     assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the process (and this thread) unchanged
+
+
+def test_train_scene_answers_when_the_training_raises_unexpectedly(harness, monkeypatch):
+    h = harness({'train_scene_mode': 'scene'})
+    h.stream(2)
+
+    def broken():
+        raise RuntimeError('simulated bug')
+    monkeypatch.setattr(h.node, '_train_scene', broken)
+    answer = h.call(h.train, timeout_s=20)
+    assert not answer.success and 'RuntimeError: simulated bug' in answer.message and 'unchanged' in answer.message
+    before = h.count()
+    h.send(9 * 10**9)  # the node still fuses
+    assert wait_for(lambda: h.count() > before)
