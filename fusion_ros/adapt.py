@@ -49,6 +49,8 @@ class AdaptConfig:
     work_size: longest side of the pairs trained on (larger pairs are shrunk first).
     judge_size: longest side of the held-out pairs when scoring (VIF of a 640 x 480 pair takes 0.7 s on
         one CPU core, of a 320 x 240 one 0.08 s: scoring at full size would eat the budget).
+    duty: share of the wall time the adaptation computes; below 1 it sleeps in between (after each optimiser
+        step and each held-out pair) so a node streaming meanwhile keeps its CPU (the node's ``adapt_duty``).
     loss: ``'ssvif'`` (paper 004's fusion loss and weights: keeps the visible colour) or ``'field'``
         (:data:`fusion_ros.losses.fusion.FIELD_LOSS`: larger VIF/SSIM gains, higher Delta-E).
     seed: crop positions.
@@ -67,6 +69,7 @@ class AdaptConfig:
     judge_size: int = 320
     loss: str = 'ssvif'
     seed: int = 0
+    duty: float = 1.0
 
     def __post_init__(self):
         if self.train_pairs < 1:
@@ -76,6 +79,8 @@ class AdaptConfig:
                              f'not train on), got {self.holdout_pairs}')
         if not self.time_budget_s > 0:
             raise ValueError(f'AdaptConfig.time_budget_s must be > 0, got {self.time_budget_s}')
+        if not 0.0 < self.duty <= 1.0:
+            raise ValueError(f'AdaptConfig.duty must lie in (0, 1], got {self.duty}')
         if self.max_steps < 1 or self.crops_per_step < 1:
             raise ValueError('AdaptConfig.max_steps and crops_per_step must be >= 1')
         if min(self.crop_size, self.work_size, self.judge_size) < 32:
@@ -176,9 +181,27 @@ def net_fuse(net: torch.nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tor
     return fuse
 
 
+class Pacer:
+    """Call it between pieces of work: it sleeps so the calling thread computes at most ``duty`` of the wall
+    time (busy time since the last call x ``(1 - duty) / duty``); ``duty`` 1 never sleeps."""
+
+    def __init__(self, duty: float = 1.0):
+        self.duty = duty
+        self.slept_s = 0.0
+        self._since = time.perf_counter()
+
+    def __call__(self) -> None:
+        if self.duty < 1.0:
+            pause = (time.perf_counter() - self._since) * (1.0 - self.duty) / self.duty
+            time.sleep(pause)
+            self.slept_s += pause
+        self._since = time.perf_counter()
+
+
 def holdout_scores(fuse: Callable, pairs: Sequence[Pair], device='cpu',
-                   metrics: Sequence[str] = CRITERIA) -> dict[str, float]:
-    """Mean field metrics (CDDFuse convention, :mod:`fusion_ros.metrics`) of ``fuse`` over ``pairs``."""
+                   metrics: Sequence[str] = CRITERIA, pace: Callable[[], None] | None = None) -> dict[str, float]:
+    """Mean field metrics (CDDFuse convention, :mod:`fusion_ros.metrics`) of ``fuse`` over ``pairs``;
+    ``pace()`` (e.g. a :class:`Pacer`) is called after each pair."""
     from fusion_ros.metrics.registry import METRICS
     sums = {m: 0.0 for m in metrics}
     with torch.inference_mode():
@@ -188,6 +211,8 @@ def holdout_scores(fuse: Callable, pairs: Sequence[Pair], device='cpu',
             r, t, fused = r.cpu(), t.cpu(), fused.cpu()
             for m in metrics:
                 sums[m] += float(METRICS[m](t, r, fused)[0])
+            if pace is not None:
+                pace()
     return {m: v / max(len(pairs), 1) for m, v in sums.items()}
 
 
@@ -235,8 +260,9 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
     device = next(net.parameters()).device
     was_training = net.training
     net.eval()
+    pacer = Pacer(config.duty)
     t_score = time.perf_counter()
-    before = holdout_scores(net_fuse(net), holdout, device)
+    before = holdout_scores(net_fuse(net), holdout, device, pace=pacer)
     score_s = time.perf_counter() - t_score
     net.train(was_training)
 
@@ -251,6 +277,7 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
 
     def batches(epoch):
         for _ in range(config.max_steps):
+            pacer()
             if should_stop is not None and should_stop():
                 return
             yield _crops(tensors, config.crop_size, config.crops_per_step, gen)
@@ -261,7 +288,7 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
 
     loop = train_loop(objective, optimizer, batches, LoopConfig(max_epochs=1, time_budget_s=budget, desc='adapt'))
     model.eval()
-    after = holdout_scores(net_fuse(model), holdout, device)
+    after = holdout_scores(net_fuse(model), holdout, device, pace=pacer)
     return AdaptFit(model, before, after, loop, time.perf_counter() - t0)
 
 

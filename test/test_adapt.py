@@ -177,3 +177,19 @@ def test_repeated_adapts_name_the_model_they_started_from(monkeypatch):
     for version in (1, 2):
         assert eng.adapt_scene([stream_pair(s) for s in range(3)], FAST).accepted
         assert eng.active.label == f'ssvif v{version} (adapted on the stream (7 steps) from random weights)'
+
+
+def test_pacer_sleeps_in_proportion_to_the_work_and_duty_is_checked():
+    import time as _time
+    from fusion_ros.adapt import AdaptConfig, Pacer
+    half = Pacer(0.5)
+    t0 = _time.perf_counter()
+    while _time.perf_counter() - t0 < 0.05:  # 50 ms of work
+        pass
+    half()
+    assert 0.045 <= half.slept_s <= 0.08
+    full = Pacer(1.0)
+    full()
+    assert full.slept_s == 0.0
+    with pytest.raises(ValueError, match='duty'):
+        AdaptConfig(duty=0.0)
