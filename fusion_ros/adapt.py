@@ -29,7 +29,7 @@ import torch
 from fusion_ros.config import dataclass_from_dict
 from fusion_ros.imaging import ImageError, image_to_tensor, net_output_rgb
 from fusion_ros.losses.fusion import FIELD_LOSS, FusionLoss, FusionLossConfig
-from fusion_ros.training.loop import LoopConfig, LoopResult, train_loop
+from fusion_ros.training.loop import LoopConfig, LoopResult, Pacer, train_loop
 
 Pair = tuple[np.ndarray, np.ndarray]
 ADAPT_LOSSES = ('ssvif', 'field')
@@ -179,23 +179,6 @@ def net_fuse(net: torch.nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tor
     def fuse(rgb: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
         return net_output_rgb(rgb, net(rgb, thermal))
     return fuse
-
-
-class Pacer:
-    """Call it between pieces of work: it sleeps so the calling thread computes at most ``duty`` of the wall
-    time (busy time since the last call x ``(1 - duty) / duty``); ``duty`` 1 never sleeps."""
-
-    def __init__(self, duty: float = 1.0):
-        self.duty = duty
-        self.slept_s = 0.0
-        self._since = time.perf_counter()
-
-    def __call__(self) -> None:
-        if self.duty < 1.0:
-            pause = (time.perf_counter() - self._since) * (1.0 - self.duty) / self.duty
-            time.sleep(pause)
-            self.slept_s += pause
-        self._since = time.perf_counter()
 
 
 def holdout_scores(fuse: Callable, pairs: Sequence[Pair], device='cpu',

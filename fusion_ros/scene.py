@@ -27,7 +27,7 @@ from fusion_ros.losses.scene import scene_loss
 from fusion_ros.models.compact import init_as_average
 from fusion_ros.models.scene import SceneFusionModel, SceneModelConfig
 from fusion_ros.registration import RegisterConfig, Registration, register
-from fusion_ros.training.loop import LoopConfig, LoopResult, train_loop
+from fusion_ros.training.loop import LoopConfig, LoopResult, Pacer, train_loop
 
 
 ALIGN_LOSSES = {'ngf': normalized_gradient_loss, 'ncc': gradient_ncc_loss}
@@ -60,6 +60,8 @@ class SceneFitConfig:
     align_loss: the joint STN's alignment loss: ``'ngf'`` (normalised gradient fields: edge directions
         only) or ``'ncc'`` (correlation of gradient magnitudes); see ``fusion_ros.losses.align``.
     device: ``auto`` (cuda when present), ``cpu``, ``cuda:N``.
+    duty: share of the wall time the training computes; below 1 it sleeps after each epoch as long as
+        needed (:class:`fusion_ros.training.loop.Pacer`), so a node streaming meanwhile keeps its CPU.
     """
     model: SceneModelConfig = field(default_factory=lambda: SceneModelConfig(stn=False))
     epochs: int = 60
@@ -79,8 +81,11 @@ class SceneFitConfig:
     align_loss: str = 'ngf'
     device: str = 'auto'
     seed: int = 0
+    duty: float = 1.0
 
     def __post_init__(self):
+        if not 0.0 < self.duty <= 1.0:
+            raise ValueError(f'duty must lie in (0, 1], got {self.duty}')
         if self.epochs < 1:
             raise ValueError(f'epochs must be >= 1, got {self.epochs}')
         if self.work_size is not None and self.work_size < 32:
@@ -261,7 +266,12 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     optimizer = torch.optim.Adam(params, lr=config.lr)
     scheduler = _cosine(optimizer, config.epochs) if config.schedule == 'cosine' else None
     loop_cfg = LoopConfig(max_epochs=config.epochs, time_budget_s=remaining(), progress=progress, desc='fit_scene')
-    loop = train_loop(objective, optimizer, lambda epoch: (None,), loop_cfg, scheduler=scheduler)
+    pacer = Pacer(config.duty)
+
+    def one_step(epoch):
+        pacer()
+        yield None
+    loop = train_loop(objective, optimizer, one_step, loop_cfg, scheduler=scheduler)
     kept_start = False
     if guard and working_loss() > start_loss:  # training made it worse: keep the starting weights
         model.fusion.load_state_dict(start_state)

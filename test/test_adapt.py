@@ -181,7 +181,8 @@ def test_repeated_adapts_name_the_model_they_started_from(monkeypatch):
 
 def test_pacer_sleeps_in_proportion_to_the_work_and_duty_is_checked():
     import time as _time
-    from fusion_ros.adapt import AdaptConfig, Pacer
+    from fusion_ros.adapt import AdaptConfig
+    from fusion_ros.training.loop import Pacer
     half = Pacer(0.5)
     t0 = _time.perf_counter()
     while _time.perf_counter() - t0 < 0.05:  # 50 ms of work

@@ -258,3 +258,20 @@ def test_an_alignment_no_better_than_identity_is_rejected(make_texture):
     fit = fit_scene(rgb, thermal, config)
     assert fit.align_rejected and fit.registration.kept_identity
     np.testing.assert_allclose(fit.thermal_from_rgb, [[1, 0, 0], [0, 1, 0]], atol=1e-6)
+
+
+def test_fit_scene_duty_paces_the_training():
+    """duty < 1: the training sleeps between epochs (the node's train_duty), so it takes longer for the same
+    epochs; a duty outside (0, 1] is refused."""
+    import time
+    from fusion_ros.scene import SceneFitConfig
+    rng = np.random.default_rng(0)
+    rgb, thermal = rng.random((48, 64, 3), dtype=np.float32), rng.random((48, 64), dtype=np.float32)
+    times = {}
+    for duty in (1.0, 0.25):
+        t0 = time.perf_counter()
+        fit_scene(rgb, thermal, SceneFitConfig(epochs=20, work_size=64, device='cpu', duty=duty))
+        times[duty] = time.perf_counter() - t0
+    assert times[0.25] > 2.0 * times[1.0]
+    with pytest.raises(ValueError, match='duty'):
+        SceneFitConfig(duty=1.5)

@@ -196,9 +196,13 @@ class FusionNodeConfig(ParamConfig):
                                   'the newest pair, train_* parameters)', choices=TRAIN_SCENE_MODES)
     adapt_time_budget_s: float = param(3.0, "'adapt': wall time of the whole adaptation (judging included), seconds",
                                        range=(0.5, 600.0))
-    adapt_duty: float = param(0.5, "'adapt': share of the wall time the adaptation computes; it sleeps in between "
-                              'so the fused output keeps its rate while it runs (1: no pauses, fewer seconds, more '
-                              'frames skipped)', range=(0.1, 1.0))
+    train_duty: float = param(0.5, "'scene': share of the wall time paper 000's training computes on the CPU; it "
+                              'sleeps in between so the fused output keeps its rate while it runs (1: no pauses; '
+                              'on a GPU it never pauses)',
+                              range=(0.1, 1.0))
+    adapt_duty: float = param(0.5, "'adapt': share of the wall time the adaptation computes on the CPU; it sleeps "
+                              'in between so the fused output keeps its rate while it runs (1: no pauses, fewer '
+                              'seconds, more frames skipped; on a GPU it never pauses)', range=(0.1, 1.0))
     adapt_train_pairs: int = param(1, "'adapt': the newest this many kept pairs are trained on", range=(1, 16),
                                    step=1, read_only=True)
     adapt_holdout_pairs: int = param(2, "'adapt': this many kept pairs before them judge the result (not trained "
@@ -265,12 +269,20 @@ class FusionNodeConfig(ParamConfig):
     def adapt(self):
         from fusion_ros.adapt import AdaptConfig
         return AdaptConfig(train_pairs=self.adapt_train_pairs, holdout_pairs=self.adapt_holdout_pairs,
-                           time_budget_s=self.adapt_time_budget_s, duty=self.adapt_duty)
+                           time_budget_s=self.adapt_time_budget_s, duty=self._duty(self.adapt_duty))
 
     def scene_fit(self):
         from fusion_ros.scene import SceneFitConfig
         return SceneFitConfig(epochs=self.train_epochs, time_budget_s=self.train_time_budget_s,
-                              work_size=self.train_work_size, device=self.device)
+                              work_size=self.train_work_size, device=self.device, duty=self._duty(self.train_duty))
+
+    def _duty(self, duty: float) -> float:
+        """Training paces itself only on the CPU, where it competes with fusion for the cores."""
+        name = self.device.strip().lower()
+        if name == 'auto':
+            import torch
+            name = 'cuda' if torch.cuda.is_available() else 'cpu'
+        return duty if name == 'cpu' else 1.0
 
     # -- heads (fusion_ros.heads): <name>_enabled, <name>_model_path and the parameters of HeadSpec.params
 

@@ -19,6 +19,24 @@ class DivergedError(RuntimeError):
     """The loss became NaN or inf; the caller keeps its previous model."""
 
 
+
+class Pacer:
+    """Call it between pieces of work: it sleeps so the calling thread computes at most ``duty`` of the wall
+    time (busy time since the last call x ``(1 - duty) / duty``); ``duty`` 1 never sleeps."""
+
+    def __init__(self, duty: float = 1.0):
+        self.duty = duty
+        self.slept_s = 0.0
+        self._since = time.perf_counter()
+
+    def __call__(self) -> None:
+        if self.duty < 1.0:
+            pause = (time.perf_counter() - self._since) * (1.0 - self.duty) / self.duty
+            time.sleep(pause)
+            self.slept_s += pause
+        self._since = time.perf_counter()
+
+
 @dataclass
 class LoopConfig:
     max_epochs: int = 100

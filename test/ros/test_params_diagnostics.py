@@ -45,6 +45,12 @@ def test_core_configs():
     assert cfg.pairing().tolerance_ns == 1  # exact sync
     assert cfg.align().mode == 'fixed' and cfg.scene_fit().epochs == 5 and cfg.scene_fit().device == 'cpu'
     assert cfg.thermal_norm().mode == 'percentile'
+    # training paces itself on the CPU only (train_duty / adapt_duty), never on a GPU
+    assert cfg.scene_fit().duty == 0.5 and cfg.adapt().duty == 0.5
+    gpu = FusionNodeConfig(device='cpu', train_duty=0.3, adapt_duty=0.7)
+    assert gpu.scene_fit().duty == 0.3 and gpu.adapt().duty == 0.7
+    gpu.device = 'cuda'
+    assert gpu.scene_fit().duty == 1.0 and gpu.adapt().duty == 1.0
     with pytest.raises(ValueError, match='bag'):
         PlayerConfig()
 
