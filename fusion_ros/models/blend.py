@@ -31,7 +31,7 @@ from torch import nn
 
 from fusion_ros.config import dataclass_from_dict
 from fusion_ros.imaging import colorize, rgb_to_gray
-from fusion_ros.models.ssvif import ResidualDSBlock, _check_inputs
+from fusion_ros.models.ssvif import _check_inputs, check_lowres_trunk, residual_stack
 
 #: The departures from the max rule the coefficient maps weight, in output-channel order.
 BLEND_TERMS = ('thermal', 'visible', 'thermal_detail', 'visible_detail')
@@ -54,13 +54,7 @@ class BlendModelConfig:
     detail_radius: int = 2
 
     def __post_init__(self):
-        self.dilations = tuple(int(d) for d in self.dilations)
-        if self.width < 1 or self.depth < 0:
-            raise ValueError(f'BlendModelConfig: width must be >= 1 and depth >= 0, got {self.width}, {self.depth}')
-        if self.scale not in (1, 2, 4, 8):
-            raise ValueError(f'BlendModelConfig.scale must be 1, 2, 4 or 8, got {self.scale}')
-        if not self.dilations or min(self.dilations) < 1:
-            raise ValueError(f'BlendModelConfig.dilations must be positive integers, got {self.dilations}')
+        self.dilations = check_lowres_trunk('BlendModelConfig', self.width, self.depth, self.scale, self.dilations)
         if self.detail_radius < 1:
             raise ValueError(f'BlendModelConfig.detail_radius must be >= 1, got {self.detail_radius}')
 
@@ -103,8 +97,7 @@ class BlendBackbone(nn.Module):
         self.scale = c.scale
         self.stem = nn.Sequential(nn.Conv2d(5, c.width, 3, padding=1, padding_mode='replicate'),
                                   nn.LeakyReLU(0.1))
-        self.blocks = nn.Sequential(*[ResidualDSBlock(c.width, c.dilations[i % len(c.dilations)])
-                                      for i in range(c.depth)])
+        self.blocks = residual_stack(c.width, c.depth, c.dilations)
 
     def forward(self, thermal: torch.Tensor, gray: torch.Tensor, anchor: torch.Tensor,
                 terms: torch.Tensor) -> torch.Tensor:

@@ -106,6 +106,24 @@ class ResidualDSBlock(nn.Module):
         return x + self.conv(self.act(x))
 
 
+def residual_stack(width: int, depth: int, dilations: tuple[int, ...]) -> nn.Sequential:
+    """``depth`` :class:`ResidualDSBlock` of ``width`` channels, their dilations cycling through ``dilations``."""
+    return nn.Sequential(*[ResidualDSBlock(width, dilations[i % len(dilations)]) for i in range(depth)])
+
+
+def check_lowres_trunk(owner: str, width: int, depth: int, scale: int, dilations) -> tuple[int, ...]:
+    """Check the sizes of a low-resolution CNN trunk (:func:`residual_stack` at ``1/scale``); returns the
+    dilations as a tuple of ints. ``owner`` names the config in the messages (e.g. ``'BlendModelConfig'``)."""
+    dilations = tuple(int(d) for d in dilations)
+    if width < 1 or depth < 0:
+        raise ValueError(f'{owner}: width must be >= 1 and depth >= 0, got {width}, {depth}')
+    if scale not in (1, 2, 4, 8):
+        raise ValueError(f'{owner}.scale must be 1, 2, 4 or 8, got {scale}')
+    if not dilations or min(dilations) < 1:
+        raise ValueError(f'{owner}.dilations must be positive integers, got {dilations}')
+    return dilations
+
+
 class ModalityEncoder(nn.Module):
     """Per-modality features: ``(B, cin, H, W)`` -> ``(half, quarter)``.
 
@@ -137,8 +155,7 @@ class SSVIFBackbone(nn.Module):
         self.vis = ModalityEncoder(3, c.stem_width, c.width)
         self.ir = ModalityEncoder(1, c.stem_width, c.width)
         self.fuse = nn.Sequential(nn.Conv2d(2 * c.width, c.width, 1), _act())
-        self.blocks = nn.Sequential(*[ResidualDSBlock(c.width, c.dilations[i % len(c.dilations)])
-                                      for i in range(c.depth)])
+        self.blocks = residual_stack(c.width, c.depth, c.dilations)
         self.full = nn.Conv2d(4, c.full_res_width, 3, padding=1, padding_mode='reflect')
 
     def forward(self, rgb: torch.Tensor, thermal: torch.Tensor) -> dict[str, torch.Tensor]:

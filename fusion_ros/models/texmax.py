@@ -28,7 +28,7 @@ from torch import nn
 from fusion_ros.baselines import local_log_variance, smooth_map
 from fusion_ros.config import dataclass_from_dict
 from fusion_ros.imaging import colorize, rgb_to_gray
-from fusion_ros.models.ssvif import ResidualDSBlock, _check_inputs
+from fusion_ros.models.ssvif import _check_inputs, check_lowres_trunk, residual_stack
 
 
 @dataclass
@@ -50,13 +50,7 @@ class TexMaxModelConfig:
     temperature: float = 0.5
 
     def __post_init__(self):
-        self.dilations = tuple(int(d) for d in self.dilations)
-        if self.width < 1 or self.depth < 0:
-            raise ValueError(f'TexMaxModelConfig: width must be >= 1 and depth >= 0, got {self.width}, {self.depth}')
-        if self.scale not in (1, 2, 4, 8):
-            raise ValueError(f'TexMaxModelConfig.scale must be 1, 2, 4 or 8, got {self.scale}')
-        if not self.dilations or min(self.dilations) < 1:
-            raise ValueError(f'TexMaxModelConfig.dilations must be positive integers, got {self.dilations}')
+        self.dilations = check_lowres_trunk('TexMaxModelConfig', self.width, self.depth, self.scale, self.dilations)
         if self.temperature <= 0 or self.sigma <= 0 or self.radius < 1:
             raise ValueError('TexMaxModelConfig: temperature and sigma must be > 0 and radius >= 1')
 
@@ -81,8 +75,7 @@ class TexMaxFusionNet(nn.Module):
         super().__init__()
         self.config = c = config or TexMaxModelConfig()
         self.stem = nn.Sequential(nn.Conv2d(4, c.width, 3, padding=1, padding_mode='replicate'), nn.LeakyReLU(0.1))
-        self.blocks = nn.Sequential(*[ResidualDSBlock(c.width, c.dilations[i % len(c.dilations)])
-                                      for i in range(c.depth)])
+        self.blocks = residual_stack(c.width, c.depth, c.dilations)
         self.act = nn.LeakyReLU(0.1)
         self.delta = nn.Conv2d(c.width, 2, 1)
         nn.init.zeros_(self.delta.weight)
