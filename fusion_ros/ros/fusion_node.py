@@ -407,6 +407,13 @@ class FusionNode(Node):
         self._sync_warned = sync['level'] >= WARN
         self._diag_pub.publish(diagnostic_array(statuses, self.get_clock().now().to_msg()))
 
+    def train_scene_ready(self) -> bool:
+        """Whether ``~/train_scene`` has what its mode needs: a usable pair ('scene'), and the recent pairs
+        ('adapt') that :class:`fusion_ros.adapt.RecentPairs` keeps."""
+        if self._latest is None:
+            return False
+        return self.config.train_scene_mode != 'adapt' or len(self._recent) >= self._recent.capacity
+
     def pairing_counters(self) -> dict[str, int]:
         with self._pair_lock:
             return dict(self._pairer.counters)

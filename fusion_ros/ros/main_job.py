@@ -189,6 +189,10 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         if not _wait(lambda: len(collector.stamps('before')) >= expected, timeout_s):
             raise RuntimeError(f'only {len(collector.stamps("before"))} fused frames arrived in {timeout_s:.0f} s; '
                                f'see {out / "player.log"} and the node log')
+        # the recording loops, and a stamp going backwards empties adapt's buffer of recent pairs: call
+        # ~/train_scene once it holds what adapt needs, not right after a restart
+        if not _wait(node.train_scene_ready, timeout_s):
+            raise RuntimeError(f'the node did not keep the recent pairs ~/train_scene needs in {timeout_s:.0f} s')
         log(f'{len(collector.stamps("before"))} frames fused by {node.engine.active.label}; calling ~/train_scene')
 
         # -- phase 2: train while frames keep flowing

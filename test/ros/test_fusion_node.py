@@ -551,3 +551,15 @@ def test_train_scene_answers_when_the_training_raises_unexpectedly(harness, monk
     before = h.count()
     h.send(9 * 10**9)  # the node still fuses
     assert wait_for(lambda: h.count() > before)
+
+
+def test_train_scene_ready_follows_what_each_mode_needs(harness):
+    scene = harness({'train_scene_mode': 'scene'})
+    assert not scene.node.train_scene_ready()
+    scene.stream(1)
+    assert scene.node.train_scene_ready()
+    adapt = harness({'train_scene_mode': 'adapt', 'adapt_pair_interval_s': 0.0})
+    adapt.stream(2)
+    assert not adapt.node.train_scene_ready()  # adapt keeps 3 recent pairs
+    adapt.stream(1, start_ns=5 * 10**9)
+    assert adapt.node.train_scene_ready()
