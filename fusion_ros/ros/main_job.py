@@ -146,14 +146,13 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
         timeout_s: give up waiting for frames after this long (per phase).
     """
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
     from std_srvs.srv import Trigger
 
     from fusion_ros.bags import read_pairs
     from fusion_ros.io import write_image
     from fusion_ros.report import contact_sheet, pair_scores
-    from fusion_ros.ros.fusion_node import FusionNode
+    from fusion_ros.ros.fusion_node import FusionNode, make_executor, spin_executor
 
     t_start = time.monotonic()
     out = Path(out_dir)
@@ -169,17 +168,19 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
 
     context = rclpy.Context()
     rclpy.init(args=[], context=context, domain_id=domain_id)
-    node = client = executor = player = None
+    node = client = executor = player = spinner = None
+    stop = threading.Event()
     try:
         node = FusionNode(context=context, namespace=NAMESPACE,
                           parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
         client = rclpy.create_node('fusion_demo_client', context=context)
         collector = _Collector(client)
         train = client.create_client(Trigger, f'{NAMESPACE}/fusion_node/train_scene')
-        executor = MultiThreadedExecutor(num_threads=4, context=context)
+        executor = make_executor(node.config.executor, context, log)  # the node's executor, as fusion-ros run
         executor.add_node(node)
         executor.add_node(client)
-        threading.Thread(target=executor.spin, daemon=True).start()
+        spinner = threading.Thread(target=spin_executor, args=(executor, context, stop), daemon=True)
+        spinner.start()
         log(f'fusion_node up on DDS domain {domain_id}; playing {bag} from another process')
         player = _start_player(bag, domain_id, out / 'player.log')
         # the newest pair of a pass may wait for the next frames (and the loop's restart then drops it)
@@ -219,6 +220,9 @@ def run_main_job(out_dir: str | Path, *, bag: str | Path | None = None, device: 
     finally:
         if player is not None:
             _stop_player(player)
+        stop.set()
+        if spinner is not None:
+            spinner.join(timeout=10.0)
         if executor is not None:
             executor.shutdown()
         for n in (node, client):
