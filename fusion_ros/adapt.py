@@ -260,7 +260,6 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
 
     def batches(epoch):
         for _ in range(config.max_steps):
-            pacer()
             if should_stop is not None and should_stop():
                 return
             yield _crops(tensors, config.crop_size, config.crops_per_step, gen)
@@ -269,7 +268,8 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
         rgb, thermal = batch
         return criterion(model(rgb, thermal)['fused'], rgb, thermal)
 
-    loop = train_loop(objective, optimizer, batches, LoopConfig(max_epochs=1, time_budget_s=budget, desc='adapt'))
+    loop = train_loop(objective, optimizer, batches, LoopConfig(max_epochs=1, time_budget_s=budget, desc='adapt'),
+                      pace=pacer)
     model.eval()
     after = holdout_scores(net_fuse(model), holdout, device, pace=pacer)
     return AdaptFit(model, before, after, loop, time.perf_counter() - t0)

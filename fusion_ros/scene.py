@@ -266,12 +266,8 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
     optimizer = torch.optim.Adam(params, lr=config.lr)
     scheduler = _cosine(optimizer, config.epochs) if config.schedule == 'cosine' else None
     loop_cfg = LoopConfig(max_epochs=config.epochs, time_budget_s=remaining(), progress=progress, desc='fit_scene')
-    pacer = Pacer(config.duty)
-
-    def one_step(epoch):
-        pacer()
-        yield None
-    loop = train_loop(objective, optimizer, one_step, loop_cfg, scheduler=scheduler)
+    loop = train_loop(objective, optimizer, lambda epoch: (None,), loop_cfg, scheduler=scheduler,
+                      pace=Pacer(config.duty))
     kept_start = False
     if guard and working_loss() > start_loss:  # training made it worse: keep the starting weights
         model.fusion.load_state_dict(start_state)

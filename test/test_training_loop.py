@@ -134,3 +134,11 @@ def test_scheduler_steps_once_per_optimiser_step():
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LoopConfig(**kwargs)
+
+
+def test_pace_is_called_after_every_optimiser_step():
+    p, objective = _quadratic()
+    calls = []
+    result = train_loop(objective, torch.optim.SGD([p], lr=0.1), lambda epoch: [None, None],
+                        LoopConfig(max_epochs=3), pace=lambda: calls.append(float(p.detach())))
+    assert result.steps == 6 and len(calls) == 6 and calls[0] != 0.0  # after the step, not before

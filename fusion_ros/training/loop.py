@@ -19,7 +19,6 @@ class DivergedError(RuntimeError):
     """The loss became NaN or inf; the caller keeps its previous model."""
 
 
-
 class Pacer:
     """Call it between pieces of work: it sleeps so the calling thread computes at most ``duty`` of the wall
     time (busy time since the last call x ``(1 - duty) / duty``); ``duty`` 1 never sleeps."""
@@ -64,7 +63,7 @@ class LoopResult:
 def train_loop(objective: Callable[[object], dict], optimizer: torch.optim.Optimizer,
                epoch_batches: Callable[[int], Iterable], config: LoopConfig,
                scheduler=None, on_epoch_end: Callable[[int, dict], bool] | None = None,
-               start_epoch: int = 0) -> LoopResult:
+               start_epoch: int = 0, pace: Callable[[], None] | None = None) -> LoopResult:
     """Run epochs ``start_epoch .. config.max_epochs - 1``.
 
     Args:
@@ -73,6 +72,7 @@ def train_loop(objective: Callable[[object], dict], optimizer: torch.optim.Optim
         epoch_batches: ``epoch -> iterable of batches`` (a one-item list for a per-scene fit).
         scheduler: optional LR scheduler, stepped once per optimiser step.
         on_epoch_end: ``(epoch, epoch_means) -> stop?``; validation, early stopping, checkpoints.
+        pace: called after every optimiser step (e.g. a :class:`Pacer`, which sleeps there).
 
     Raises:
         DivergedError: when a loss is NaN or inf (no step is taken with it).
@@ -100,6 +100,8 @@ def train_loop(objective: Callable[[object], dict], optimizer: torch.optim.Optim
                 scheduler.step()
             result.steps += 1
             count += 1
+            if pace is not None:
+                pace()
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
             if config.time_budget_s is not None and time.perf_counter() - t0 >= config.time_budget_s:
