@@ -120,7 +120,6 @@ class Detector:
             rgb = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
         cfg = self.config
         if cfg.gray:  # BT.601 luma, as the metrics and cv2 compute it, in all three channels
-            import cv2
             bgr = np.repeat(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
         else:
             bgr = np.ascontiguousarray(rgb[..., ::-1])

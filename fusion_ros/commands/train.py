@@ -10,6 +10,7 @@ import sys
 
 
 def register(sub) -> None:
+    from fusion_ros import registry  # no torch: the CLI's parser stays cheap
     p = sub.add_parser('train', help='train the SSVIF fusion model on image folders and/or bags',
                        description='Train the real-time SSVIF fusion model (paper 004) offline. Checkpoints '
                                    '(best.pt, last.pt), log.csv, curves.png and samples.png go to --out. '
@@ -50,11 +51,10 @@ def register(sub) -> None:
     g.add_argument('--queue-size', type=int, default=10, help='pairing queue per topic (default 10)')
 
     g = p.add_argument_group('model and SSVIF')
-    g.add_argument('--arch', default='ssvif', choices=('ssvif', 'ssvif_blend', 'ssvif_texmax'),
-                   help="fusion net: 'ssvif' (encoder-decoder, from random weights; the shipped model), "
-                        "'ssvif_blend' (starts as the max rule and learns where to depart from it) or "
-                        "'ssvif_texmax' (starts as the texmax rule and learns corrections of its choice) "
-                        "(default ssvif)")
+    g.add_argument('--arch', default='ssvif', choices=registry.get('ssvif').checkpoints,
+                   help="fusion net: 'ssvif' (encoder-decoder, from random weights), 'ssvif_blend' (starts as "
+                        "the max rule and learns where to depart from it) or 'ssvif_texmax' (starts as the texmax "
+                        "rule and learns corrections of its choice; the shipped model) (default ssvif)")
     g.add_argument('--width', type=int, help='fusion net feature channels (default: the arch default)')
     g.add_argument('--depth', type=int, help='fusion net residual blocks (default: the arch default)')
     g.add_argument('--loss', default='paper', choices=('paper', 'field'),

@@ -76,7 +76,8 @@ class DetectorTrainConfig:
 
     model: an ultralytics model config (``.yaml``: a built-in name such as ``yolo11n.yaml`` or a file); weights
         are never downloaded. init: a local ultralytics ``.pt`` (e.g. ``models/detector_default.pt``) whose
-        model and weights the run starts from, to fine-tune (``model`` is then not used); None: random. epochs: length of the schedule (with ``time_hours``: re-estimated to fit it).
+        model and weights the run starts from, to fine-tune (``model`` is then not used); None: random.
+        epochs: length of the schedule (with ``time_hours``: re-estimated to fit it).
     imgsz: training and validation size (pixels, multiple of 32). batch: images per batch. workers: data loader
         processes. patience: stop after this many epochs without a better validation fitness.
     plots: ultralytics' plots (labels, batches, PR curves, results.png); the curves are drawn either way.

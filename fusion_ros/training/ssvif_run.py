@@ -41,6 +41,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 from tqdm.auto import tqdm
 
+from fusion_ros import registry
 from fusion_ros.checkpoint import load_checkpoint, save_checkpoint
 from fusion_ros.data import DataConfig, DataError, Datasets, build_datasets
 from fusion_ros.models import build_model, config_from_dict
@@ -52,7 +53,7 @@ from fusion_ros.training.loop import LoopConfig, train_loop
 from fusion_ros.training.run_log import plot_curves, plot_samples, write_csv
 
 MODEL_NAME = 'ssvif'  # the default architecture
-ARCHS = ('ssvif', 'ssvif_blend', 'ssvif_texmax')  # streaming fusion nets this run trains (fusion_ros.models names)
+ARCHS = registry.get('ssvif').checkpoints  # streaming fusion nets this run trains (fusion_ros.models names)
 LAST, BEST, LOG, CURVES, SAMPLES = 'last.pt', 'best.pt', 'log.csv', 'curves.png', 'samples.png'
 VAL_KEYS = ('loss', 'fusion', 'intensity', 'gradient', 'ssim', 'color', 'field_ssim', 'qabf', 'vif',
             'delta_e')  # validation means in every stage (field terms: 0 when not weighted)
