@@ -75,22 +75,24 @@ def main() -> None:
     previous = FusionModel('ssvif', _SSVIFFuse(build_model(args.compare_arch)), 'comparison architecture')
     max_rule = load_fusion_model('max')
     rows = []
-    runs = [('ssvif (shipped), torch NCHW', ssvif_nchw), (f'ssvif (shipped), {ssvif.fuse.backend_label} (the node\'s)', ssvif),
-            (f'ssvif (shipped), auto -> {ssvif_ort.fuse.backend_label.split(" (")[0]}', ssvif_ort),
+
+    def timed(name, model):
+        ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
+        med = statistics.median(ts)
+        rows.append((name, 1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
+    node_side = [(f'ssvif (shipped), {ssvif.fuse.backend_label} (the node\'s)', ssvif),
+                 (f'ssvif (shipped), auto -> {ssvif_ort.fuse.backend_label.split(" (")[0]}', ssvif_ort),
+                 ('max', max_rule), ('average', average)]  # timed again with the node's allocator setting
+    runs = [('ssvif (shipped), torch NCHW', ssvif_nchw), *node_side[:2],
             (f'{args.compare_arch} (default config, random weights; torch channels_last)', previous),
-            ('max', max_rule), ('average', average), ('scene (per-scene net)', scene)]
+            *node_side[2:], ('scene (per-scene net)', scene)]
     with torch.inference_mode():
         for name, model in runs:
-            ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
-            med = statistics.median(ts)
-            rows.append((name, 1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
+            timed(name, model)
         if not args.default_allocator:  # the same again with the allocator as the node and the CLI set it
             note = keep_frame_buffers()
-            for name, model in runs[1:3] + runs[4:6]:
-                ts = time_fn(lambda: model.fuse(rgb, th), args.repeats)
-                med = statistics.median(ts)
-                rows.append((f'{name}, {note.split(": ")[0]} as in the node (freed buffers reused)',
-                             1.0 / med, 1000 * med, 1000 * float(np.percentile(ts, 90))))
+            for name, model in node_side:
+                timed(f'{name}, {note.split(": ")[0]} as in the node (freed buffers reused)', model)
     import onnxruntime
     ort_version = onnxruntime.__version__
     macs = count_macs(ssvif.fuse.net, 480, 640) / 1e9
