@@ -808,15 +808,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='bench_node_') as tmp:
         workdir = Path(tmp)
+        copy = workdir / 'ssvif.pt'  # a copy: the checkpoint may be rewritten by a training run meanwhile
+        if args.ssvif.is_file():
+            copy.write_bytes(args.ssvif.read_bytes())
         for cfg in configs:
-            if cfg.key == 'ssvif':  # a copy: the checkpoint may be rewritten by a training run meanwhile
-                copy = workdir / 'ssvif.pt'
-                copy.write_bytes(args.ssvif.read_bytes())
+            if cfg.key == 'ssvif':
                 cfg.params.update(fusion_model='ssvif', fusion_model_path=str(copy))
         if 'detect' in args.configs:  # what a robot runs: the shipped fusion model and the shipped detector
-            copy = workdir / 'ssvif.pt'
-            if not copy.exists():
-                copy.write_bytes(args.ssvif.read_bytes())
             configs.append(Config('detect', f'shipped fusion + shipped detector @{args.detection_image_size}',
                                   {**common, 'fusion_model': 'ssvif', 'fusion_model_path': str(copy),
                                    'detection_enabled': 'true',
