@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from benchlib import cpu_model
+from fusion_ros.ros.transport import FASTDDS_TRANSPORTS_ENV, LARGE_IMAGES_TRANSPORTS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SSVIF = REPO / 'models' / 'ssvif_default.pt'
@@ -326,6 +327,26 @@ class Config:
     key: str
     label: str
     params: dict[str, str]  # the parameters overridden (everything else: config/fuse.yaml)
+    transports: str | None = None  # FASTDDS_BUILTIN_TRANSPORTS of all three processes (None: Fast DDS's stock)
+
+
+TRANSPORTS = {'stock': None, 'large_data': LARGE_IMAGES_TRANSPORTS}
+
+
+def expand_transports(configs: list[Config], names: list[str]) -> list[Config]:
+    """Every configuration once per transport in ``names`` (grouped by transport: one DDS context each)."""
+    if len(names) == 1:
+        return [Config(c.key, c.label, c.params, TRANSPORTS[names[0]]) for c in configs]
+    return [Config(f'{c.key}_{name}', f'{c.label}, {name} transports', c.params, TRANSPORTS[name])
+            for name in names for c in configs]
+
+
+def transport_env(env: dict[str, str], transports: str | None) -> dict[str, str]:
+    """``env`` with ``FASTDDS_BUILTIN_TRANSPORTS`` set to ``transports`` (removed for None)."""
+    env = {k: v for k, v in env.items() if k != FASTDDS_TRANSPORTS_ENV}
+    if transports:
+        env[FASTDDS_TRANSPORTS_ENV] = transports
+    return env
 
 
 def overrides_text(params: dict[str, str]) -> str:
@@ -494,7 +515,7 @@ DIE_WITH_PARENT = None  # set by main() (importing the module loads nothing)
 def run_config(cfg: Config, args, context, domain: int, workdir: Path, children: list) -> Outcome:
     out = Outcome(cfg)
     namespace = f'/bench_{cfg.key}'
-    env = {**os.environ, 'ROS_DOMAIN_ID': str(domain), 'YOLO_OFFLINE': '1'}
+    env = transport_env({**os.environ, 'ROS_DOMAIN_ID': str(domain), 'YOLO_OFFLINE': '1'}, cfg.transports)
     log_path = workdir / f'{cfg.key}_node.log'
     monitor = Monitor(context, namespace)
     node_proc = pub_proc = None
@@ -659,6 +680,8 @@ def table(outcomes: list[Outcome], duration: float) -> str:
         rows.append((name, [fn(o) if o.ok else '-' for o in outcomes]))
 
     row('parameters overridden (else config/fuse.yaml)', lambda o: f'`{overrides_text(o.config.params)}`')
+    row('DDS transports (FASTDDS_BUILTIN_TRANSPORTS of all three processes)',
+        lambda o: f'`{o.config.transports}`' if o.config.transports else 'stock (unset)')
     row('node device / torch CPU threads (its /diagnostics)',
         lambda o: f"{o.node_model.get('device', '?')} / {o.node_model.get('cpu threads', '?').split(' (')[0]}")
     row('pairs published (rate achieved by the camera, Hz)',
@@ -718,7 +741,7 @@ def machine_text(args) -> str:
     except Exception:  # noqa: BLE001 - informative only
         rmw = os.environ.get('RMW_IMPLEMENTATION', 'default')
     return (f'{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; '
-            f'torch {torch.__version__}, {gpu}; ROS 2 Kilted rclpy wheels, {rmw} with its default profile')
+            f'torch {torch.__version__}, {gpu}; ROS 2 Kilted rclpy wheels, {rmw}, transports per column')
 
 
 # ------------------------------------------------------------------------------------ main
@@ -741,6 +764,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--configs', nargs='+', choices=('average', 'ssvif', 'detect', 'all'),
                    default=['average', 'ssvif', 'all'],
                    help='configurations to run (ssvif only when its checkpoint exists)')
+    p.add_argument('--transports', nargs='+', choices=tuple(TRANSPORTS), default=['stock', 'large_data'],
+                   help='Fast DDS transports of all three processes, each configuration once per name: stock '
+                        f'(FASTDDS_BUILTIN_TRANSPORTS unset) and large_data ({LARGE_IMAGES_TRANSPORTS}, '
+                        'README: DDS transport for images); default both, side by side')
     p.add_argument('--ssvif', type=Path, default=DEFAULT_SSVIF,
                    help='SSVIF checkpoint for the ssvif configuration (default models/ssvif_default.pt)')
     p.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
@@ -804,7 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     children: list[subprocess.Popen] = []
     outcomes = []
-    context = rclpy.Context()
+    context, current = rclpy.Context(), None
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='bench_node_') as tmp:
         workdir = Path(tmp)
@@ -832,9 +859,17 @@ def main(argv: list[str] | None = None) -> int:
             configs = expand_threads(configs, [None, *args.thread_sweep])
         elif args.cpu_threads is not None:
             configs = [Config(c.key, c.label, {**c.params, 'cpu_threads': str(args.cpu_threads)}) for c in configs]
-        rclpy.init(args=[], context=context, domain_id=domain)
+        configs = expand_transports(configs, args.transports)
         try:
             for cfg in configs:
+                if context.ok() and cfg.transports != current:  # this process's participant must use them too
+                    rclpy.try_shutdown(context=context)
+                if not context.ok():
+                    os.environ.pop(FASTDDS_TRANSPORTS_ENV, None)
+                    if cfg.transports:
+                        os.environ[FASTDDS_TRANSPORTS_ENV] = cfg.transports
+                    context, current = rclpy.Context(), cfg.transports
+                    rclpy.init(args=[], context=context, domain_id=domain)
                 print(f'{cfg.label}: running ({args.duration:.0f} s at {args.rate:g} Hz); parameters overridden: '
                       f'{overrides_text(cfg.params)} (everything else: config/fuse.yaml) ...', flush=True)
                 out = run_config(cfg, args, context, domain, workdir, children)

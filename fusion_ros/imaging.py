@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -55,7 +56,12 @@ def from_float01(image: np.ndarray, dtype=np.uint8) -> np.ndarray:
     image = np.asarray(image, dtype=np.float32)
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype))
     if scale is not None:
-        # One scaled copy, then in place (the node converts every fused frame; 5 temporaries cost ~7 ms).
+        if dtype == np.uint8 and image.size and 0.0 <= image.min() and image.max() <= 1.0:
+            # The node's case (every fused frame, already in [0, 1]; NaN fails the test): one multithreaded
+            # pass with a saturating, rounding cast in OpenCV, 0.7 vs 2.1 ms at 640 x 480 (numpy below).
+            flat = np.ascontiguousarray(image).reshape(image.shape[0] if image.ndim > 1 else 1, -1)  # 1 channel
+            return cv2.multiply(flat, 255.0, dtype=cv2.CV_8U).reshape(image.shape)
+        # One scaled copy, then in place (5 temporaries cost ~7 ms).
         out = np.multiply(image, np.float32(scale))
         np.nan_to_num(out, copy=False)
         np.clip(out, 0.0, scale, out=out)
@@ -136,6 +142,18 @@ def normalize_thermal(thermal: np.ndarray, config: ThermalNormConfig | None = No
         if np.issubdtype(thermal.dtype, np.floating):
             out[~np.isfinite(thermal)] = 0.0  # as the other modes (to_float01 alone maps +inf to 1)
         return out
+    if np.issubdtype(thermal.dtype, np.integer):  # every pixel finite: no float64 copy, no mask (~2 ms/frame)
+        if config.mode == 'range':
+            lo, hi = config.low, config.high
+        else:
+            step = max(1, int(np.sqrt(thermal.size / PERCENTILE_SAMPLE)))
+            lo, hi = np.percentile(thermal[::step, ::step], [config.low, config.high])
+        if hi - lo <= 1e-12:
+            return np.zeros(thermal.shape, np.float32)
+        out = thermal.astype(np.float32)
+        out -= np.float32(lo)
+        out *= np.float32(1.0 / (hi - lo))
+        return np.clip(out, 0.0, 1.0, out=out)
     values = thermal.astype(np.float64)
     finite = np.isfinite(values)
     if not finite.any():

@@ -5,14 +5,16 @@
 
 Arguments: namespace, params_file (default: share/fusion_ros/config/fuse.yaml), rgb_topic, thermal_topic
 (remaps of rgb/image and thermal/image; the compressed transport follows as <topic>/compressed),
-device, use_sim_time, bag (play this bag to the node; with use_sim_time the player publishes /clock).
+device, use_sim_time, bag (play this bag to the node; with use_sim_time the player publishes /clock),
+dds_transports (FASTDDS_BUILTIN_TRANSPORTS for the processes of this launch, e.g. 'LARGE_DATA?max_msg_size=1MB';
+every other process of the robot needs the same value: README, DDS transport for images).
 Where `ros2 launch` is missing (ROS 2 from PyPI), `fusion-ros run` does the same from the same YAML.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
@@ -34,7 +36,14 @@ def generate_launch_description():
         DeclareLaunchArgument('device', default_value='auto', description="torch device: auto, cpu, cuda:N"),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='use /clock (bag replay)'),
         DeclareLaunchArgument('bag', default_value='', description='a rosbag2 bag to play to the node'),
+        DeclareLaunchArgument('dds_transports', default_value='',
+                              description="FASTDDS_BUILTIN_TRANSPORTS for this launch's processes (default: "
+                                          "the environment's); the camera drivers need the same value"),
     ]
+    dds_transports = LaunchConfiguration('dds_transports')
+    transports = SetEnvironmentVariable(
+        'FASTDDS_BUILTIN_TRANSPORTS', dds_transports,
+        condition=IfCondition(PythonExpression(["'", dds_transports, "' != ''"])))
     fusion = Node(
         package='fusion_ros', executable='fusion_node', name='fusion_node', namespace=namespace,
         parameters=[LaunchConfiguration('params_file'),
@@ -47,4 +56,4 @@ def generate_launch_description():
         parameters=[{'bag': bag, 'clock': use_sim_time}],
         remappings=[('/rgb/image', rgb_topic), ('/thermal/image', thermal_topic)],
         output='screen')
-    return LaunchDescription(arguments + [fusion, player])
+    return LaunchDescription(arguments + [transports, fusion, player])

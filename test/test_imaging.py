@@ -314,3 +314,26 @@ def test_net_output_rgb_keeps_self_coloured_nets_and_colours_the_others():
     coloured = net_output_rgb(rgb, {'fused': fused * 1.5})  # out of range: clamped before colouring
     assert torch.equal(coloured, colorize(rgb, rgb_to_gray((fused * 1.5).clamp(0, 1))))
     assert not torch.allclose(coloured, fused)
+
+
+def test_from_float01_fast_path_for_images_in_range_matches_numpy_rounding():
+    from fusion_ros.imaging import from_float01
+    rng = np.random.default_rng(1)
+    x = rng.random((48, 64, 3), dtype=np.float32)  # in [0, 1]: OpenCV's pass
+    x[0, 0] = (0.0, 1.0, 0.5)
+    expected = np.rint(x * np.float32(255)).astype(np.uint8)
+    out = from_float01(x)
+    assert out.shape == x.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - expected).max() <= 1 and (out != expected).mean() < 1e-3  # only exact halves
+    assert from_float01(x[..., 0]).shape == (48, 64) and from_float01(np.zeros((0, 3), np.float32)).shape == (0, 3)
+
+
+@pytest.mark.parametrize('mode, low, high', [('percentile', 0.5, 99.5), ('range', 29500.0, 31000.0)])
+def test_normalize_thermal_integer_path_matches_the_float_path(mode, low, high):
+    rng = np.random.default_rng(2)
+    raw = (rng.random((120, 160)) * 3000 + 29000).astype(np.uint16)
+    config = ThermalNormConfig(mode, low, high)
+    fast, general = normalize_thermal(raw, config), normalize_thermal(raw.astype(np.float64), config)
+    assert fast.dtype == np.float32 and fast.min() == 0.0 and fast.max() == 1.0
+    np.testing.assert_allclose(fast, general, atol=1e-6)
+    assert not normalize_thermal(np.full((8, 8), 7, np.uint16), config).any()  # constant: all 0

@@ -28,11 +28,21 @@ def register(sub) -> None:
     run_p.add_argument('--play', type=Path, metavar='BAG',
                        help='also play this bag (its rgb/image and thermal/image) to the node')
     run_p.add_argument('--loop', action='store_true', help='with --play: play the bag again and again')
+    run_p.add_argument('--dds-transports', metavar='VALUE',
+                       help="FASTDDS_BUILTIN_TRANSPORTS for this process, e.g. 'LARGE_DATA?max_msg_size=1MB' "
+                            '(default: the environment\'s); the camera drivers and consumers need the same value '
+                            '(README, DDS transport for images)')
     run_p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from fusion_ros.ros.bringup import run as run_nodes
+    from fusion_ros.ros.transport import FASTDDS_TRANSPORTS_ENV
+
+    if args.dds_transports:  # read by Fast DDS when the node's participant is created, below
+        os.environ[FASTDDS_TRANSPORTS_ENV] = args.dds_transports
 
     remaps = {k: v for k, v in (('rgb/image', args.rgb_topic), ('thermal/image', args.thermal_topic)) if v}
     params = dict(args.param)

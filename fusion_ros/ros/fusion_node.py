@@ -51,6 +51,7 @@ from fusion_ros.ros.outputs import (CAMERA_INFO_TOPIC, camera_info_msg, camera_i
                                     output_topics, stamp_ns)
 from fusion_ros.ros.params import FusionNodeConfig, declare_config, watch_config
 from fusion_ros.ros.qos import describe_qos, no_data_hint, qos_from_name
+from fusion_ros.ros.transport import node_transport
 
 NODE_NAME = 'fusion_node'
 INPUT_BASES = {RGB: 'rgb/image', THERMAL: 'thermal/image'}
@@ -209,10 +210,13 @@ class FusionNode(Node):
         self._recorder = self._start_recorder() if self.config.record_enabled else None
         self._worker = threading.Thread(target=self._work, name='fusion_worker', daemon=True)
         self._worker.start()
+        self.transport, transport_advice = node_transport()
         self.get_logger().info(
             f'fusing {self._inputs[RGB]["topic"]} + {self._inputs[THERMAL]["topic"]} with '
             f'{self.engine.active.label} on {self.engine.device} ({self.cpu_threads}), align '
-            f'{self.config.align_mode}; outputs {describe_qos(self._output_qos)}')
+            f'{self.config.align_mode}; outputs {describe_qos(self._output_qos)}; DDS: {self.transport}')
+        if transport_advice:
+            self.get_logger().info(transport_advice)
 
     # ------------------------------------------------------------------ set-up helpers
 
@@ -369,9 +373,10 @@ class FusionNode(Node):
             stamp_s = pair.rgb_stamp_ns / 1e9
             if config.train_enabled and config.train_scene_mode == 'adapt' and self._recent.due(stamp_s):
                 self._recent.add(stamp_s, rgb, frame.thermal_registered)
-            msgs = output_messages(frame, pair.rgb.header, registered=config.publish_registered)
+            msgs = output_messages(frame, pair.rgb.header, registered=config.publish_registered,
+                                   wanted=self._has_subscribers)
             info = self._camera_info
-            if info is not None:
+            if info is not None and self._has_subscribers(CAMERA_INFO_TOPIC):
                 msgs[CAMERA_INFO_TOPIC] = camera_info_msg(info, pair.rgb.header, (rgb.shape[1], rgb.shape[0]),
                                                           prepared.rgb_input_size)
             with self._pubs_lock:
@@ -385,6 +390,12 @@ class FusionNode(Node):
             return
         end_to_end = (self.get_clock().now().nanoseconds - pair.rgb_stamp_ns) / 1e9
         self.stats.published({'convert': t1 - t0, **frame.timings, 'publish': time.perf_counter() - t2}, end_to_end)
+
+    def _has_subscribers(self, topic: str) -> bool:
+        """Whether ``topic`` is advertised and read by someone (messages for no one are not built)."""
+        with self._pubs_lock:
+            publisher = self._pubs.get(topic)
+            return publisher is not None and publisher.get_subscription_count() > 0
 
     # ------------------------------------------------------------------ diagnostics
 
@@ -422,7 +433,7 @@ class FusionNode(Node):
         active, engine = self.engine.active, self.engine
         state = {'active': active.label, 'model': active.model.name, 'version': str(active.version),
                  'backend': active.model.backend, 'device': str(engine.device), 'cpu threads': self.cpu_threads,
-                 'allocator': self.allocator, 'align': engine.align.mode}
+                 'allocator': self.allocator, 'transport': self.transport, 'align': engine.align.mode}
         notes = getattr(engine, 'head_notes', {})
         for name in head_names():
             head = engine.heads.get(name)

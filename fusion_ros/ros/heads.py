@@ -2,7 +2,7 @@
 
 Each head has one :class:`RosHead` entry: its image topics, its other topics (message classes resolved
 when the node advertises them; ``vision_msgs`` is looked up in :mod:`fusion_ros.ros.outputs`) and
-``messages(output, header) -> {topic: message}`` for one :class:`fusion_ros.heads.HeadOutput`. The node
+``messages(output, header, wanted) -> {topic: message}`` (the topics ``wanted(topic)`` accepts) for one :class:`fusion_ros.heads.HeadOutput`. The node
 advertises the topics of the heads it loaded and publishes what ``messages`` returns; nothing else in the
 node knows a head by name.
 
@@ -28,7 +28,8 @@ class RosHead:
     image_topics: its ``sensor_msgs/Image`` topics, in advertising order.
     extra_topics: ``() -> {topic: message class}`` of its other topics that can be advertised here (e.g.
         ``detections`` only where vision_msgs is installed).
-    messages: ``(HeadOutput, header) -> {topic: message}``.
+    messages: ``(HeadOutput, header, wanted) -> {topic: message}``, building only the topics for which
+        ``wanted(topic)`` is true.
     missing: a line for the log when an extra topic cannot be published here (None: nothing missing).
     """
     name: str
@@ -49,17 +50,23 @@ def _detection_missing() -> str | None:
                                                   'not detections (install ros-<distro>-vision-msgs)')
 
 
-def _segmentation_messages(output, header) -> dict:
+def _segmentation_messages(output, header, wanted) -> dict:
     from fusion_ros.ros.conversions import array_to_image_msg
-    return {'segmentation/mask': array_to_image_msg(output.result, 'mono8', header),
-            'segmentation/overlay': array_to_image_msg(output.image, 'rgb8', header)}
+    out = {}
+    if wanted('segmentation/mask'):
+        out['segmentation/mask'] = array_to_image_msg(output.result, 'mono8', header)
+    if wanted('segmentation/overlay'):
+        out['segmentation/overlay'] = array_to_image_msg(output.image, 'rgb8', header)
+    return out
 
 
-def _detection_messages(output, header) -> dict:
+def _detection_messages(output, header, wanted) -> dict:
     from fusion_ros.ros import outputs
     from fusion_ros.ros.conversions import array_to_image_msg
-    out = {'detections/image': array_to_image_msg(output.image, 'rgb8', header)}
-    msg = outputs.detections_msg(output.result, header)
+    out = {}
+    if wanted('detections/image'):
+        out['detections/image'] = array_to_image_msg(output.image, 'rgb8', header)
+    msg = outputs.detections_msg(output.result, header) if wanted('detections') else None
     if msg is not None:
         out['detections'] = msg
     return out

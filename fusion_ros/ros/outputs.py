@@ -21,6 +21,8 @@ are defined per head in :mod:`fusion_ros.ros.heads`.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from fusion_ros import heads as head_registry
@@ -118,13 +120,18 @@ def detections_msg(detections, header):
     return array
 
 
-def output_messages(frame: FrameOutput, header, *, registered: bool = True) -> dict[str, object]:
+def output_messages(frame: FrameOutput, header, *, registered: bool = True,
+                    wanted: Callable[[str], bool] | None = None) -> dict[str, object]:
     """``{topic: message}`` for everything ``frame`` holds (each head's messages from
-    :mod:`fusion_ros.ros.heads`), each stamped with ``header``."""
-    out = {'fused/image': array_to_image_msg(from_float01(frame.fused), 'rgb8', header)}
-    if registered:
+    :mod:`fusion_ros.ros.heads`), each stamped with ``header``; only the topics ``wanted(topic)`` accepts
+    are built (the node passes "has a subscriber": a 0.9 MB image nobody reads is not copied)."""
+    wanted = wanted or (lambda topic: True)
+    out = {}
+    if wanted('fused/image'):
+        out['fused/image'] = array_to_image_msg(from_float01(frame.fused), 'rgb8', header)
+    if registered and wanted('thermal/registered'):
         out['thermal/registered'] = array_to_image_msg(from_float01(frame.thermal_registered, np.uint16),
                                                        'mono16', header)
     for name, head_output in frame.heads.items():
-        out.update(ros_head(name).messages(head_output, header))
+        out.update(ros_head(name).messages(head_output, header, wanted))
     return out

@@ -68,7 +68,10 @@ def test_console_scripts_exist_and_import():
 
 def test_launch_file_agrees_with_package():
     arguments = {ast.literal_eval(c.args[0]) for c in launch_calls('DeclareLaunchArgument')}
-    assert {'namespace', 'params_file', 'rgb_topic', 'thermal_topic', 'device', 'use_sim_time', 'bag'} <= arguments
+    assert {'namespace', 'params_file', 'rgb_topic', 'thermal_topic', 'device', 'use_sim_time', 'bag',
+            'dds_transports'} <= arguments
+    env = next(c for c in launch_calls('SetEnvironmentVariable'))
+    assert ast.literal_eval(env.args[0]) == 'FASTDDS_BUILTIN_TRANSPORTS'
     nodes = {ast.literal_eval(kwarg(c, 'executable')): ast.literal_eval(kwarg(c, 'name'))
              for c in launch_calls('Node')}
     assert nodes == {'fusion_node': fusion_node.NODE_NAME, 'fusion_player': player.NODE_NAME}
@@ -86,7 +89,7 @@ def test_launch_file_agrees_with_package():
     from fusion_ros.cli import build_parser
     run_help = build_parser()._subparsers._group_actions[0].choices['run'].format_help()
     for option in ('--namespace', '--params', '--rgb-topic', '--thermal-topic', '--device', '--use-sim-time',
-                   '--play'):
+                   '--play', '--dds-transports'):
         assert option in run_help
 
 
@@ -152,3 +155,20 @@ def test_fusion_ros_run_serves_another_process(ros_context, tmp_path):
         executor.shutdown()
         node.destroy_node()
     assert child.returncode == 0, out
+
+
+def test_fusion_ros_run_dds_transports_is_in_the_environment_before_the_node_starts(monkeypatch):
+    from fusion_ros.cli import build_parser
+    from fusion_ros.ros import bringup
+    seen = {}
+    monkeypatch.delenv('FASTDDS_BUILTIN_TRANSPORTS', raising=False)
+    monkeypatch.setattr(bringup, 'run', lambda *a, **k: seen.setdefault('env', os.environ.get(
+        'FASTDDS_BUILTIN_TRANSPORTS')) and 0)
+    args = build_parser().parse_args(['run', '--dds-transports', 'LARGE_DATA?max_msg_size=1MB'])
+    args.handler(args)
+    assert seen['env'] == 'LARGE_DATA?max_msg_size=1MB'
+    seen.clear()
+    monkeypatch.delenv('FASTDDS_BUILTIN_TRANSPORTS')
+    args = build_parser().parse_args(['run'])  # without the option the environment is left as it is
+    args.handler(args)
+    assert seen == {'env': None}

@@ -563,3 +563,32 @@ def test_train_scene_ready_follows_what_each_mode_needs(harness):
     assert not adapt.node.train_scene_ready()  # adapt keeps 3 recent pairs
     adapt.stream(1, start_ns=5 * 10**9)
     assert adapt.node.train_scene_ready()
+
+
+# ---------------------------------------------------------------------------- issue 9: DDS transport
+
+def test_the_dds_transport_is_shown_in_diagnostics(harness):
+    import os
+
+    from rclpy.utilities import get_rmw_implementation_identifier
+
+    from fusion_ros.ros.transport import describe_transport
+    h = harness({}, connect=False)
+    expected = describe_transport(get_rmw_implementation_identifier(), os.environ)[0]
+    assert h.node.model_state()['transport'] == expected
+
+
+def test_messages_are_built_only_for_topics_someone_reads(harness, monkeypatch):
+    from fusion_ros.ros import outputs
+    built = []
+    real = outputs.array_to_image_msg
+    monkeypatch.setattr(outputs, 'array_to_image_msg', lambda a, enc, hd: built.append(enc) or real(a, enc, hd))
+    h = harness({'publish_registered': True}, connect=False)
+    assert h.node._has_subscribers('fused/image')  # the harness reads it
+    assert not h.node._has_subscribers('segmentation/mask')  # not advertised (head off)
+    sub = next(s for s in h.client.subscriptions if s.topic_name.endswith('/thermal/registered'))
+    h.client.destroy_subscription(sub)
+    assert wait_for(lambda: not h.node._has_subscribers('thermal/registered'))
+    built.clear()
+    h.stream(3)
+    assert h.count('fused/image') >= 1 and built and 'mono16' not in built  # registered thermal: not built

@@ -33,6 +33,16 @@ def test_messages_keep_the_rgb_header():
     assert 'thermal/registered' not in outputs.output_messages(frame(), header, registered=False)
 
 
+def test_only_the_wanted_topics_are_built():
+    header = Header(frame_id='rgb_optical_frame')
+    full = frame(labels=np.zeros((4, 6), np.uint8), overlay=np.zeros((4, 6, 3), np.uint8), detections=[],
+                 annotated=np.zeros((4, 6, 3), np.uint8))
+    assert set(outputs.output_messages(full, header, wanted=lambda t: t == 'fused/image')) == {'fused/image'}
+    picked = {'thermal/registered', 'segmentation/overlay', 'detections/image'}
+    assert set(outputs.output_messages(full, header, wanted=picked.__contains__)) == picked
+    assert outputs.output_messages(full, header, wanted=lambda t: False) == {}
+
+
 def _fake(**fields):
     return lambda: SimpleNamespace(**{k: v() if callable(v) else v for k, v in fields.items()})
 
