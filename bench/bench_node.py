@@ -1,7 +1,7 @@
 """Fusion node throughput over DDS: 640x480 RGB + thermal pairs at 30 Hz into ``fusion_node``, across
 processes.
 
-    .venv/bin/python bench/bench_node.py [--duration 30] [--rate 30] [--configs ssvif]
+    .venv/bin/python bench/bench_node.py [--duration 30] [--rate 30] [--configs ssvif] [--transports ...]
                                          [--cpu-threads N | --thread-sweep 1 2 ...] [--device cpu]
                                          [--ssvif models/ssvif_default.pt] [--record BENCHMARKS.md]
 
@@ -29,6 +29,11 @@ p50 / p99 / max, and p50 over the first and the last 5 s (growth); where every p
 the node's ``/diagnostics`` counters (difference between the last status before the measured run and
 the first one after it in which every pair has been dealt with) and this process's own counts; node CPU
 and peak RSS; the node's own per-stage times.
+
+Every configuration runs twice by default (``--transports stock large_data``): with Fast DDS's stock
+transports (``FASTDDS_BUILTIN_TRANSPORTS`` unset) and with ``LARGE_DATA?max_msg_size=1MB`` in all three
+processes, the README's recommendation for camera-rate images (this process opens a DDS context per
+transport: participants with different builtin transports do not see each other).
 
 Configurations: ``average`` (fusion only, the baseline); ``ssvif`` (fusion only, the SSVIF CNN)
 when ``--ssvif`` names an existing checkpoint; ``detect`` (what a robot runs with detection on: the shipped
