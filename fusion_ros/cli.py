@@ -12,7 +12,8 @@ import sys
 from fusion_ros.imaging import ImageError
 
 # Sub-command modules (fusion_ros/commands/<name>.py), in the order ``--help`` lists them.
-COMMANDS = ['fuse', 'align', 'evaluate', 'train', 'run', 'play', 'demo', 'detect', 'train_detector', 'eval_detector']
+COMMANDS = ['fuse', 'align', 'evaluate', 'train', 'run', 'play', 'demo', 'detect', 'pseudo_label', 'train_detector',
+            'eval_detector']
 
 
 def build_parser() -> argparse.ArgumentParser:
