@@ -105,9 +105,12 @@ class ThermalNormConfig:
 PERCENTILE_SAMPLE = 65536
 
 
-def _percentile_sample(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    """The finite ``values`` (2-D) on a regular grid of about :data:`PERCENTILE_SAMPLE` pixels (all if fewer)."""
+def _percentile_sample(values: np.ndarray, finite: np.ndarray | None) -> np.ndarray:
+    """The finite ``values`` (2-D) on a regular grid of about :data:`PERCENTILE_SAMPLE` pixels (all if fewer);
+    ``finite`` None: every value is finite (integer images)."""
     step = int(np.sqrt(values.size / PERCENTILE_SAMPLE))
+    if finite is None:
+        return values[::step, ::step] if step > 1 else values
     if step > 1:
         grid_finite = finite[::step, ::step]
         if grid_finite.any():  # else the grid missed every finite pixel: use them all
@@ -142,30 +145,23 @@ def normalize_thermal(thermal: np.ndarray, config: ThermalNormConfig | None = No
         if np.issubdtype(thermal.dtype, np.floating):
             out[~np.isfinite(thermal)] = 0.0  # as the other modes (to_float01 alone maps +inf to 1)
         return out
-    if np.issubdtype(thermal.dtype, np.integer):  # every pixel finite: no float64 copy, no mask (~2 ms/frame)
-        if config.mode == 'range':
-            lo, hi = config.low, config.high
-        else:
-            step = max(1, int(np.sqrt(thermal.size / PERCENTILE_SAMPLE)))
-            lo, hi = np.percentile(thermal[::step, ::step], [config.low, config.high])
-        if hi - lo <= 1e-12:
-            return np.zeros(thermal.shape, np.float32)
-        out = thermal.astype(np.float32)
-        out -= np.float32(lo)
-        out *= np.float32(1.0 / (hi - lo))
-        return np.clip(out, 0.0, 1.0, out=out)
-    values = thermal.astype(np.float64)
-    finite = np.isfinite(values)
-    if not finite.any():
+    integer = np.issubdtype(thermal.dtype, np.integer)  # every pixel finite: no float64 copy, no mask (~2 ms)
+    values = thermal if integer else thermal.astype(np.float64)
+    finite = None if integer else np.isfinite(values)
+    if finite is not None and not finite.any():
         return np.zeros(thermal.shape, np.float32)
     if config.mode == 'range':
         lo, hi = config.low, config.high
     else:
         lo, hi = np.percentile(_percentile_sample(values, finite), [config.low, config.high])
     if hi - lo <= 1e-12:
-        out = np.zeros(thermal.shape, np.float32)
-    else:
-        out = ((values - lo) / (hi - lo)).astype(np.float32)
+        return np.zeros(thermal.shape, np.float32)
+    if integer:
+        out = thermal.astype(np.float32)
+        out -= np.float32(lo)
+        out *= np.float32(1.0 / (hi - lo))
+        return np.clip(out, 0.0, 1.0, out=out)
+    out = ((values - lo) / (hi - lo)).astype(np.float32)
     out[~finite] = 0.0
     return np.clip(out, 0.0, 1.0)
 
