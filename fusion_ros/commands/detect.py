@@ -22,16 +22,30 @@ def register(sub) -> None:
                    help=f"fusion method for --input fused ({', '.join(registry.names())}); default ssvif, the "
                         'shipped fusion model')
     p.add_argument('--model', type=Path, metavar='PT', help='checkpoint of a checkpoint fusion method (ssvif)')
-    p.add_argument('--detector', type=Path, metavar='PT',
-                   help='ultralytics detection model (default: the shipped models/detector_default.pt)')
-    p.add_argument('--conf', type=float, default=0.25, help='minimum confidence (default 0.25)')
-    p.add_argument('--iou', type=float, default=0.45, help='NMS IoU threshold (default 0.45)')
-    p.add_argument('--imgsz', type=int, default=640, help='inference size, multiple of 32 (default 640)')
+    add_detector_options(p, conf=0.25)
     p.add_argument('--gray', action='store_true', help="detect on each image's luma (3 equal channels; what the node does by default, detection_gray)")
-    p.add_argument('--max-det', type=int, default=100, help='most boxes per image (default 100)')
-    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(handler=run)
+
+
+def add_detector_options(p, *, conf: float) -> None:
+    """The detector options of ``detect`` and ``pseudo-label``: --detector, --conf, --iou, --imgsz, --max-det,
+    --device (read back by :func:`detector_from_args`)."""
+    p.add_argument('--detector', type=Path, metavar='PT',
+                   help='ultralytics detection model (default: the shipped models/detector_default.pt)')
+    p.add_argument('--conf', type=float, default=conf, help=f'minimum confidence (default {conf:g})')
+    p.add_argument('--iou', type=float, default=0.45, help='NMS IoU threshold (default 0.45)')
+    p.add_argument('--imgsz', type=int, default=640, help='inference size, multiple of 32 (default 640)')
+    p.add_argument('--max-det', type=int, default=100, help='most boxes per image (default 100)')
+    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
+
+
+def detector_from_args(args: argparse.Namespace, device: str, *, gray: bool = False):
+    """The :class:`fusion_ros.detection.Detector` the options of :func:`add_detector_options` describe, on
+    ``device`` (``resolve_device(args.device)``, which the caller also needs)."""
+    from fusion_ros.detection import Detector, DetectorConfig
+    return Detector(detector_path(args.detector), device,
+                    DetectorConfig(args.conf, args.iou, args.imgsz, args.max_det, gray=gray))
 
 
 def detector_path(given: Path | None) -> Path:
@@ -49,7 +63,7 @@ def detector_path(given: Path | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from fusion_ros.detection import Detector, DetectorConfig, draw_detections
+    from fusion_ros.detection import draw_detections
     from fusion_ros.detection_data import detections_to_yolo, load_detector_input, matched_stems, write_yolo_file
     from fusion_ros.device import resolve_device
     from fusion_ros.io import write_image
@@ -60,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f'--input {args.input} needs {" and ".join(missing)}')
     device = str(resolve_device(args.device))
-    detector = Detector(detector_path(args.detector), device,
-                        DetectorConfig(args.conf, args.iou, args.imgsz, args.max_det, gray=args.gray))
+    detector = detector_from_args(args, device, gray=args.gray)
     items = matched_stems(args.rgb_dir if 'rgb_dir' in needs else None, args.ir_dir if 'ir_dir' in needs else None)
     counts = dict.fromkeys(detector.class_names, 0)
     t0 = time.perf_counter()

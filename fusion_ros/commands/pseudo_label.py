@@ -6,6 +6,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    from fusion_ros.commands.detect import add_detector_options
     p = sub.add_parser('pseudo-label', help='label unlabelled registered pairs from detections on their thermal images',
                        description='Detects on the thermal image of each pair (same stems in --rgb-dir and --ir-dir) '
                                    'and writes OUT/vi, OUT/ir (links), OUT/labels (YOLO class cx cy w h) and '
@@ -15,13 +16,7 @@ def register(sub) -> None:
     p.add_argument('--rgb-dir', type=Path, required=True, help='visible images')
     p.add_argument('--ir-dir', type=Path, required=True, help='thermal images, registered to the visible ones')
     p.add_argument('--out', type=Path, required=True, help='output folder (vi/, ir/, labels/, images/)')
-    p.add_argument('--detector', type=Path, metavar='PT',
-                   help='ultralytics detection model (default: the shipped models/detector_default.pt)')
-    p.add_argument('--conf', type=float, default=0.3, help='minimum confidence of a kept box (default 0.3)')
-    p.add_argument('--iou', type=float, default=0.45, help='NMS IoU threshold (default 0.45)')
-    p.add_argument('--imgsz', type=int, default=640, help='inference size, multiple of 32 (default 640)')
-    p.add_argument('--max-det', type=int, default=100, help='most boxes per image (default 100)')
-    p.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (default auto)')
+    add_detector_options(p, conf=0.3)
     p.add_argument('--include-test', action='store_true',
                    help='also label pairs of the fixed fusion test split (never for a shipped model)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -29,13 +24,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fusion_ros.commands.detect import detector_path
-    from fusion_ros.detection import Detector, DetectorConfig
+    from fusion_ros.commands.detect import detector_from_args
     from fusion_ros.device import resolve_device
     from fusion_ros.pseudo_labels import pseudo_label_pairs
 
-    detector = Detector(detector_path(args.detector), str(resolve_device(args.device)),
-                        DetectorConfig(args.conf, args.iou, args.imgsz, args.max_det))
+    detector = detector_from_args(args, str(resolve_device(args.device)))
     result = pseudo_label_pairs(args.rgb_dir, args.ir_dir, args.out, detector, include_test=args.include_test,
                                 progress=not args.quiet)
     boxes = ', '.join(f'{n} {c}' for n, c in result.boxes.items() if c) or 'no boxes'
