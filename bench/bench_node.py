@@ -60,6 +60,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,9 +347,10 @@ def expand_transports(configs: list[Config], names: list[str]) -> list[Config]:
             for name in names for c in configs]
 
 
-def transport_env(env: dict[str, str], transports: str | None) -> dict[str, str]:
-    """``env`` with ``FASTDDS_BUILTIN_TRANSPORTS`` set to ``transports`` (removed for None)."""
-    env = {k: v for k, v in env.items() if k != FASTDDS_TRANSPORTS_ENV}
+def transport_env(env: MutableMapping[str, str], transports: str | None) -> MutableMapping[str, str]:
+    """Set ``FASTDDS_BUILTIN_TRANSPORTS`` in ``env`` (in place; ``os.environ`` too) to ``transports``, or
+    remove it for None; returns ``env``."""
+    env.pop(FASTDDS_TRANSPORTS_ENV, None)
     if transports:
         env[FASTDDS_TRANSPORTS_ENV] = transports
     return env
@@ -870,9 +872,7 @@ def main(argv: list[str] | None = None) -> int:
                 if context.ok() and cfg.transports != current:  # this process's participant must use them too
                     rclpy.try_shutdown(context=context)
                 if not context.ok():
-                    os.environ.pop(FASTDDS_TRANSPORTS_ENV, None)
-                    if cfg.transports:
-                        os.environ[FASTDDS_TRANSPORTS_ENV] = cfg.transports
+                    transport_env(os.environ, cfg.transports)
                     context, current = rclpy.Context(), cfg.transports
                     rclpy.init(args=[], context=context, domain_id=domain)
                 print(f'{cfg.label}: running ({args.duration:.0f} s at {args.rate:g} Hz); parameters overridden: '
