@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchlib import append_record, machine
 from fusion_ros.commands.eval_detector import methods_list
+from fusion_ros.commands.thermal_options import add_thermal_norm_option, thermal_norm_from_args
 from fusion_ros.detection import Detector, DetectorConfig
 from fusion_ros.detection_eval import evaluate_detector, label_folders, markdown_table, write_results
 
@@ -36,6 +37,7 @@ def main() -> None:
     p.add_argument('--imgsz', type=int, default=640)
     p.add_argument('--gray', action='store_true', help="detect on each image's luma (the node's default)")
     p.add_argument('--device', default='cpu')
+    add_thermal_norm_option(p)
     p.add_argument('--out', type=Path, default=ROOT / 'out' / 'eval_detector')
     p.add_argument('--record', type=Path, help='append the table to this Markdown file (e.g. BENCHMARKS.md)')
     args = p.parse_args()
@@ -48,7 +50,7 @@ def main() -> None:
     rows = evaluate_detector(detector, rgb_dir=args.data / args.split / 'vi', ir_dir=args.data / args.split / 'ir',
                              labels=label_folders(args.data / 'labels', args.split),
                              inputs=[k.strip() for k in args.inputs.split(',')], methods=methods_list(args.methods),
-                             device=args.device)
+                             device=args.device, thermal_norm=thermal_norm_from_args(args))
     card_path = args.detector.with_suffix('.json')
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     about = (f"{card.get('model')}, {card.get('epochs')} epochs, {card.get('train_time_s', 0) / 3600:.2f} h of "
@@ -57,6 +59,7 @@ def main() -> None:
         f'## Detection on thermal, visible and fused MSRS test pairs ({time.strftime("%Y-%m-%d")})', '',
         f'`bench/eval_detector.py{" --gray" if args.gray else ""}`: detector `{args.detector.name}` ({about}), '
         f'imgsz {args.imgsz}, {"luma input (3 equal channels), " if args.gray else ""}'
+        f'thermal normalised by {args.thermal_norm} ({"per-image 0.5-99.5 %, as the node" if args.thermal_norm == "percentile" else "8-bit files as they are"}), '
         f'{rows[0].scores.images if rows else 0} pairs of `{args.data.name}/{args.split}`, each input scored '
         'against its own labels (thermal: infrared, visible: visible, fused: fusion). ultralytics\' mAP (a perfect '
         f'detector scores 0.995); confidence 0.001, 300 boxes at most. Machine: {machine()}; '

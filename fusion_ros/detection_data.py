@@ -9,8 +9,9 @@ centre)::
 :func:`build_dataset` turns folders of images + labels into an ultralytics dataset under a run folder::
 
     <dataset>/data.yaml                  path, train, val, names (ultralytics' dataset yaml)
-    <dataset>/images/{train,val}/<tag>_<stem>.<ext>   thermal images (symlinks, or 8-bit copies) and fused
-                                                       images (PNG, fused by a method of fusion_ros.registry)
+    <dataset>/images/{train,val}/<tag>_<stem>.<ext>   thermal images (8-bit PNG, normalised as the node does;
+                                                       symlinks of 8-bit files with ``dtype``) and fused images
+                                                       (PNG, fused by a method of fusion_ros.registry)
     <dataset>/labels/{train,val}/<tag>_<stem>.txt     the labels, checked and rewritten
     <dataset>/manifest.json              sources, counts per split, skipped images and why
 
@@ -19,6 +20,12 @@ Sources: ``thermal`` (a folder of thermal images and a folder of labels, by stem
 method and labelled with the pair's label file. The validation split is chosen by stem over all sources
 together (the thermal and fused images of one stem land in the same split), in blocks of consecutive stems
 spread over the set (neighbouring video frames are near duplicates).
+
+Thermal normalisation: every image a detector sees here (the thermal input, the thermal half of a fused
+pair) is normalised as the node normalises its thermal stream by default (``thermal_normalization:
+percentile``, 0.5-99.5 % per image, whatever the pixel type), so a detector trained, run and scored offline
+sees what it sees on the robot. ``ThermalNormConfig('dtype')`` takes 8-bit files as they are instead (the
+field's fusion-evaluation protocol; MSRS's thermal images are dark, mean gray about 15 at night, and stay so).
 """
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from fusion_ros.imaging import ThermalNormConfig
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 DEFAULT_NAMES = ('person', 'bicycle', 'car')  # MSRS's classes (labels/classes.txt)
@@ -172,27 +181,42 @@ def matched_stems(rgb_dir: str | Path | None, ir_dir: str | Path | None) -> list
     return [(s, only[s] if rgb is not None else None, only[s] if ir is not None else None) for s in sorted(only)]
 
 
+def read_thermal_u8(path: str | Path, thermal_norm: ThermalNormConfig | None = None) -> np.ndarray:
+    """A thermal image file as ``(H, W)`` uint8, normalised by ``thermal_norm`` (default: the node's default,
+    0.5-99.5 percentiles); colour files are reduced to luma, ``dtype`` leaves 8-bit pixels unchanged."""
+    from fusion_ros.imaging import normalize_thermal
+    from fusion_ros.io import read_image
+
+    norm = thermal_norm or ThermalNormConfig()
+    image = read_image(path)
+    if image.ndim == 3:
+        import cv2
+        image = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    if image.dtype == np.uint8 and norm.mode == 'dtype':
+        return image
+    try:
+        return np.round(normalize_thermal(image, norm) * 255).astype(np.uint8)
+    except ValueError as exc:
+        raise ValueError(f'{path}: {exc}') from exc
+
+
 def load_detector_input(kind: str, rgb_path: Path | None, ir_path: Path | None, *, method: str = 'ssvif',
-                        model_path: str | Path | None = None, device: str = 'cpu') -> np.ndarray:
+                        model_path: str | Path | None = None, device: str = 'cpu',
+                        thermal_norm: ThermalNormConfig | None = None) -> np.ndarray:
     """The ``(H, W, 3)`` uint8 RGB image a detector sees for ``kind``: ``'thermal'`` (the thermal image as gray
-    RGB, normalised as :func:`fusion_ros.io.read_pair` does), ``'visible'`` (the visible image) or ``'fused'``
-    (the pair fused by ``method`` of :mod:`fusion_ros.registry`, on the visible image's grid)."""
+    RGB), ``'visible'`` (the visible image) or ``'fused'`` (the pair fused by ``method`` of
+    :mod:`fusion_ros.registry`, on the visible image's grid). The thermal image is normalised by
+    ``thermal_norm`` first (default ``ThermalNormConfig()``: per-image percentiles, the node's default)."""
     from fusion_ros.imaging import to_float01
     from fusion_ros.io import read_image, read_pair
 
     if kind not in INPUTS:
         raise ValueError(f'input must be one of {", ".join(INPUTS)}, got {kind!r}')
+    thermal_norm = thermal_norm or ThermalNormConfig()
     if kind == 'thermal':
         if ir_path is None:
             raise ValueError('thermal input needs the thermal image')
-        image = read_image(ir_path)
-        if image.ndim == 3:
-            import cv2
-            image = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-        if image.dtype != np.uint8:
-            from fusion_ros.data import thermal_norm_for
-            from fusion_ros.encodings import thermal_array_to_float
-            image = np.round(thermal_array_to_float(image, thermal_norm_for(image)) * 255).astype(np.uint8)
+        image = read_thermal_u8(ir_path, thermal_norm)
         return np.repeat(image[..., None], 3, axis=2)
     if kind == 'visible':
         if rgb_path is None:
@@ -204,7 +228,7 @@ def load_detector_input(kind: str, rgb_path: Path | None, ir_path: Path | None, 
     if rgb_path is None or ir_path is None:
         raise ValueError('fused input needs both images of the pair')
     from fusion_ros.methods import fuse_pair
-    pair = read_pair(rgb_path, ir_path)
+    pair = read_pair(rgb_path, ir_path, thermal_norm)
     fused = fuse_pair(method, pair.rgb, pair.thermal, model_path=model_path, device=device).fused
     return np.round(np.clip(fused, 0, 1) * 255).astype(np.uint8)
 
@@ -223,7 +247,10 @@ class DatasetConfig:
     names: class names (label class ids index them).
     val_fraction: share of stems for validation (0: validate on the training images), chosen in blocks of
         ``val_block`` consecutive stems spread evenly over the sorted stems.
-    link: symlink 8-bit thermal images instead of copying them (other images are written as 8-bit PNG).
+    thermal_norm: how thermal images are normalised (default: as the node does, per-image percentiles); with
+        ``ThermalNormConfig('dtype')`` 8-bit thermal files are taken as they are (and linked, see ``link``).
+    link: with ``dtype``, symlink 8-bit thermal images instead of copying them (other images are written as
+        8-bit PNG).
     limit: use the first ``limit`` labelled images of each source only (smoke runs).
     include_test: allow sources under a ``test`` folder (evaluation data: never for a shipped model).
     """
@@ -235,6 +262,7 @@ class DatasetConfig:
     names: tuple[str, ...] = DEFAULT_NAMES
     val_fraction: float = 0.1
     val_block: int = 20
+    thermal_norm: ThermalNormConfig = field(default_factory=ThermalNormConfig)
     link: bool = True
     limit: int | None = None
     include_test: bool = False
@@ -243,6 +271,8 @@ class DatasetConfig:
         self.thermal = tuple((Path(i), Path(lb)) for i, lb in self.thermal)
         self.pairs = tuple((Path(i), Path(lb)) for i, lb in self.pairs)
         self.methods, self.names = tuple(self.methods), tuple(self.names)
+        if isinstance(self.thermal_norm, dict):  # from a manifest
+            self.thermal_norm = ThermalNormConfig(**self.thermal_norm)
         if not self.thermal and not self.pairs:
             raise ValueError('no training images: give thermal images (--thermal IMAGES LABELS) and/or pairs to '
                              'fuse (--pairs PAIRS LABELS)')
@@ -297,29 +327,24 @@ def _safe(stem: str) -> str:
     return stem.replace('/', '__').replace(os.sep, '__')
 
 
-def _put_image(src: Path, dst_stem: Path, link: bool) -> Path:
-    """An 8-bit image readable by ultralytics at ``dst_stem`` + suffix: a symlink/copy of an 8-bit file, else an
-    8-bit PNG (16-bit or float thermal images normalised as fusion_ros.io does)."""
+def _put_image(src: Path, dst_stem: Path, link: bool, thermal_norm: ThermalNormConfig) -> Path:
+    """A thermal image readable by ultralytics at ``dst_stem`` + suffix: an 8-bit PNG normalised by
+    ``thermal_norm`` (:func:`read_thermal_u8`), or, with ``dtype``, a symlink/copy of an 8-bit gray file."""
     import cv2
 
     pixels = cv2.imread(str(src), cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ValueError(f'{src}: not a readable image')
-    if pixels.dtype == np.uint8 and src.suffix.lower() in ('.png', '.jpg', '.jpeg', '.bmp'):
+    if (thermal_norm.mode == 'dtype' and pixels.dtype == np.uint8 and pixels.ndim == 2
+            and src.suffix.lower() in ('.png', '.jpg', '.jpeg', '.bmp')):
         dst = dst_stem.with_suffix(src.suffix.lower())
         if link:
             os.symlink(src.resolve(), dst)
         else:
             shutil.copyfile(src, dst)
         return dst
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels[..., :3], cv2.COLOR_BGR2GRAY)
-    if pixels.dtype != np.uint8:
-        from fusion_ros.data import thermal_norm_for
-        from fusion_ros.encodings import thermal_array_to_float
-        pixels = np.round(thermal_array_to_float(pixels, thermal_norm_for(pixels)) * 255).astype(np.uint8)
     dst = dst_stem.with_suffix('.png')
-    cv2.imwrite(str(dst), pixels)
+    cv2.imwrite(str(dst), read_thermal_u8(src, thermal_norm))
     return dst
 
 
@@ -384,10 +409,10 @@ def build_dataset(config: DatasetConfig, root: str | Path, *, progress: bool = T
         name = f'{tag}_{_safe(stem)}'
         target = read_yolo_file(label, num_classes=nc)
         if kind == 'thermal':
-            _put_image(ir, root / 'images' / split / name, config.link)
+            _put_image(ir, root / 'images' / split / name, config.link, config.thermal_norm)
         else:
             fused = load_detector_input('fused', rgb, ir, method=kind, model_path=config.fusion_model,
-                                        device=config.device)
+                                        device=config.device, thermal_norm=config.thermal_norm)
             write_image(root / 'images' / split / f'{name}.png', fused)
         write_yolo_file(root / 'labels' / split / f'{name}.txt', target)
         counts[split][tag] = counts[split].get(tag, 0) + 1

@@ -199,7 +199,7 @@ def evaluate_detector(detector, *, rgb_dir: str | Path | None, ir_dir: str | Pat
                       labels: dict[str, str | Path], inputs: Sequence[str] = INPUTS,
                       methods: Sequence[str] = ('ssvif',), fusion_model: str | Path | None = None,
                       device: str = 'cpu', predictions_dir: str | Path | None = None,
-                      progress: bool = True) -> list[EvalRow]:
+                      thermal_norm=None, progress: bool = True) -> list[EvalRow]:
     """Run ``detector`` on each input of the pairs in ``rgb_dir`` + ``ir_dir`` (same stems) and score it.
 
     Args:
@@ -208,6 +208,8 @@ def evaluate_detector(detector, *, rgb_dir: str | Path | None, ir_dir: str | Pat
         labels: ``{input: labels folder}`` for the inputs scored (:func:`label_folders` for MSRS).
         inputs: of ``'thermal'``, ``'visible'``, ``'fused'``; ``methods``: the fusion methods of the fused input
             (names of :mod:`fusion_ros.registry`; ``fusion_model``: the checkpoint of a checkpoint method).
+        thermal_norm: :class:`fusion_ros.imaging.ThermalNormConfig` of the thermal images (default: the node's,
+            per-image percentiles; :func:`fusion_ros.detection_data.load_detector_input`).
         predictions_dir: also write each input's predictions as ``<dir>/<input or fused_method>/<stem>.txt``.
 
     Returns:
@@ -240,7 +242,7 @@ def evaluate_detector(detector, *, rgb_dir: str | Path | None, ir_dir: str | Pat
         label = kind if method is None else f'fused ({method})'
         for stem, rgb, ir in tqdm(pairs, desc=label, unit='image', disable=not progress):
             image = load_detector_input(kind, rgb, ir, method=method or 'ssvif', model_path=fusion_model,
-                                        device=device)
+                                        device=device, thermal_norm=thermal_norm)
             preds[stem] = detections_to_yolo(detector.predict(image), (image.shape[1], image.shape[0]))
             if predictions_dir is not None:
                 write_yolo_file(Path(predictions_dir) / (kind if method is None else f'fused_{method}')

@@ -38,7 +38,7 @@ def _link(src: Path, folder: Path) -> None:
 
 
 def pseudo_label_pairs(rgb_dir: str | Path, ir_dir: str | Path, out: str | Path, detector, *,
-                       include_test: bool = False, progress: bool = True) -> PseudoLabelResult:
+                       include_test: bool = False, thermal_norm=None, progress: bool = True) -> PseudoLabelResult:
     """Label every pair of ``rgb_dir`` / ``ir_dir`` (same stems) by ``detector`` on its thermal image.
 
     Args:
@@ -46,6 +46,7 @@ def pseudo_label_pairs(rgb_dir: str | Path, ir_dir: str | Path, out: str | Path,
         out: the output folder (``vi/``, ``ir/``, ``labels/``, ``images/``).
         detector: a :class:`fusion_ros.detection.Detector` (its confidence, size and classes apply).
         include_test: also label pairs of the fixed fusion test split (never for a shipped model).
+        thermal_norm: :class:`fusion_ros.imaging.ThermalNormConfig` of the thermal images (default: the node's).
     """
     from tqdm import tqdm
 
@@ -61,7 +62,7 @@ def pseudo_label_pairs(rgb_dir: str | Path, ir_dir: str | Path, out: str | Path,
         if not include_test and is_test_pair(Path(ir).resolve(), stem):  # the data folder, through links
             result.skipped_test += 1
             continue
-        image = load_detector_input('thermal', None, ir)
+        image = load_detector_input('thermal', None, ir, thermal_norm=thermal_norm)
         found = detector.predict(image)
         write_yolo_file(out / 'labels' / f'{stem}.txt', detections_to_yolo(found, (image.shape[1], image.shape[0]))[:, :5])
         write_image(out / 'images' / f'{stem}.png', draw_detections(image, found))

@@ -12,7 +12,8 @@ import pytest
 from fusion_ros import cli
 from fusion_ros.detection import Detection
 from fusion_ros.detection_data import (DatasetConfig, LabelError, _val_stems, build_dataset, detections_to_yolo,
-                                       read_class_names, read_yolo_file, write_yolo_file)
+                                       load_detector_input, read_class_names, read_yolo_file, write_yolo_file)
+from fusion_ros.imaging import ThermalNormConfig, normalize_thermal
 from fusion_ros.detection_eval import match_image, score_detections, score_folders
 
 NAMES = ['person', 'bicycle', 'car']
@@ -97,7 +98,10 @@ def test_dataset_builder_layout(tmp_path):
     val = sorted(p.name for p in (root / 'images' / 'val').iterdir())
     assert len(train) + len(val) == 15  # 5 labelled stems x (thermal + 2 fused)
     assert val == ['average_002.png', 'ir_002.png', 'max_002.png']  # one stem: all its images in one split
-    assert (root / 'images' / 'train' / 'ir_000.png').is_symlink()
+    # thermal images are normalised as the node does (per-image percentiles): written, not linked
+    ir_img = root / 'images' / 'train' / 'ir_000.png'
+    assert not ir_img.is_symlink()
+    assert cv2.imread(str(ir_img), cv2.IMREAD_UNCHANGED).max() == 255  # the 220 box, stretched
     for split, names in (('train', train), ('val', val)):
         labels = sorted(p.stem for p in (root / 'labels' / split).glob('*.txt'))
         assert labels == sorted(n.rsplit('.', 1)[0] for n in names)
@@ -109,6 +113,37 @@ def test_dataset_builder_layout(tmp_path):
     assert sum(manifest['boxes']['train'].values()) == 12
     with pytest.raises(FileExistsError):
         build_dataset(config, root, progress=False)
+
+
+def test_dataset_dtype_links_8bit_thermal_files(tmp_path):
+    pairs = write_pairs(tmp_path / 'data', ['000'])
+    config = DatasetConfig(thermal=((pairs / 'ir', pairs / 'labels' / 'fusion'),), names=NAMES, val_fraction=0.0,
+                           thermal_norm=ThermalNormConfig('dtype'))
+    build_dataset(config, tmp_path / 'ds', progress=False)
+    linked = tmp_path / 'ds' / 'images' / 'train' / 'ir_000.png'
+    assert linked.is_symlink() and cv2.imread(str(linked), cv2.IMREAD_UNCHANGED).max() == 220
+    manifest = json.loads((tmp_path / 'ds' / 'manifest.json').read_text())
+    assert manifest['config']['thermal_norm']['mode'] == 'dtype'
+    assert DatasetConfig(thermal=config.thermal, thermal_norm={'mode': 'dtype'}).thermal_norm.mode == 'dtype'
+
+
+def test_detector_input_normalises_thermal_as_the_node_does(tmp_path):
+    """A dark 8-bit thermal image (MSRS at night: mean gray about 15) reaches the detector stretched, as the
+    node's default thermal_normalization stretches it, in the thermal and the fused input; 'dtype' keeps it."""
+    data = write_pairs(tmp_path / 'p', ['a'])
+    dark = (cv2.imread(str(data / 'ir' / 'a.png'), cv2.IMREAD_UNCHANGED) // 8).astype(np.uint8)  # 3 .. 27
+    cv2.imwrite(str(data / 'ir' / 'a.png'), dark)
+    node = np.round(normalize_thermal(dark, ThermalNormConfig()) * 255).astype(np.uint8)
+    thermal = load_detector_input('thermal', None, data / 'ir' / 'a.png')
+    assert thermal.shape == (H, W, 3) and np.array_equal(thermal[..., 0], node) and thermal.max() == 255
+    kept = load_detector_input('thermal', None, data / 'ir' / 'a.png', thermal_norm=ThermalNormConfig('dtype'))
+    assert np.array_equal(kept[..., 0], dark)
+    # fused by max: the stretched box wins over the visible image only with the node's normalisation
+    box = (slice(10, 26), slice(8, 18))
+    fused = load_detector_input('fused', data / 'vi' / 'a.png', data / 'ir' / 'a.png', method='max')
+    fused_dtype = load_detector_input('fused', data / 'vi' / 'a.png', data / 'ir' / 'a.png', method='max',
+                                      thermal_norm=ThermalNormConfig('dtype'))
+    assert fused[box].mean() > fused_dtype[box].mean() + 20
 
 
 def test_dataset_refuses_test_folders_and_bad_labels(tmp_path):
@@ -214,6 +249,14 @@ def test_detect_command_end_to_end(tmp_path, random_yolo, capsys):
     assert cli.main(['detect', '--ir-dir', str(data / 'ir'), '--out', str(tmp_path / 'th'), '--input', 'thermal',
                      '--detector', str(random_yolo), '--imgsz', '64', '--device', 'cpu', '--quiet']) == 0
     assert len(list((tmp_path / 'th' / 'labels').glob('*.txt'))) == 2
+    # --thermal-norm: the detector's input (drawn without boxes at --conf 1) is stretched by default, as in the node
+    seen = {}
+    for norm in ('percentile', 'dtype'):
+        assert cli.main(['detect', '--ir-dir', str(data / 'ir'), '--out', str(tmp_path / norm), '--input', 'thermal',
+                         '--detector', str(random_yolo), '--imgsz', '64', '--conf', '1', '--device', 'cpu',
+                         '--thermal-norm', norm, '--quiet']) == 0
+        seen[norm] = cv2.imread(str(tmp_path / norm / 'images' / 'p1.png'), cv2.IMREAD_GRAYSCALE)
+    assert seen['dtype'].max() == 220 and seen['percentile'].max() == 255 and seen['percentile'].min() == 0
     assert cli.main(['detect', '--ir-dir', str(data / 'ir'), '--out', str(tmp_path / 'x'), '--detector',
                      str(random_yolo)]) == 2  # fused input without the visible folder
     assert '--rgb-dir' in capsys.readouterr().err

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from fusion_ros import registry
+from fusion_ros.commands.thermal_options import add_thermal_norm_option, thermal_norm_from_args
 
 
 def register(sub) -> None:
@@ -24,6 +25,7 @@ def register(sub) -> None:
     p.add_argument('--model', type=Path, metavar='PT', help='checkpoint of a checkpoint fusion method (ssvif)')
     add_detector_options(p, conf=0.25)
     p.add_argument('--gray', action='store_true', help="detect on each image's luma (3 equal channels; what the node does by default, detection_gray)")
+    add_thermal_norm_option(p)
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(handler=run)
 
@@ -74,12 +76,14 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f'--input {args.input} needs {" and ".join(missing)}')
     device = str(resolve_device(args.device))
+    thermal_norm = thermal_norm_from_args(args)
     detector = detector_from_args(args, device, gray=args.gray)
     items = matched_stems(args.rgb_dir if 'rgb_dir' in needs else None, args.ir_dir if 'ir_dir' in needs else None)
     counts = dict.fromkeys(detector.class_names, 0)
     t0 = time.perf_counter()
     for stem, rgb, ir in tqdm(items, desc='detect', unit='image', disable=args.quiet):
-        image = load_detector_input(args.input, rgb, ir, method=args.method, model_path=args.model, device=device)
+        image = load_detector_input(args.input, rgb, ir, method=args.method, model_path=args.model, device=device,
+                                    thermal_norm=thermal_norm)
         found = detector.predict(image)
         boxes = detections_to_yolo(found, (image.shape[1], image.shape[0]))
         write_yolo_file(args.out / 'labels' / f'{stem}.txt', boxes)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fusion_ros import registry
 
+from fusion_ros.commands.thermal_options import add_thermal_norm_option, thermal_norm_from_args
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -39,6 +40,7 @@ def register(sub) -> None:
     p.add_argument('--labels', type=Path, help='with --predictions: the label files')
     p.add_argument('--names', default='person,bicycle,car', help='with --predictions: class names by id')
     p.add_argument('--out', type=Path, help='write detection_eval.md/.csv/.json here')
+    add_thermal_norm_option(p)
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(handler=run)
 
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         rows = evaluate_detector(detector, rgb_dir=args.rgb_dir, ir_dir=args.ir_dir, labels=labels, inputs=inputs,
                                  methods=methods_list(args.methods), fusion_model=args.model, device=device,
                                  predictions_dir=args.out / 'predictions' if args.save_predictions and args.out
-                                 else None, progress=not args.quiet)
+                                 else None, thermal_norm=thermal_norm_from_args(args), progress=not args.quiet)
     table = markdown_table(rows)
     print(table, end='')
     if args.out is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     from fusion_ros.commands.detect import add_detector_options
+    from fusion_ros.commands.thermal_options import add_thermal_norm_option
     p = sub.add_parser('pseudo-label', help='label unlabelled registered pairs from detections on their thermal images',
                        description='Detects on the thermal image of each pair (same stems in --rgb-dir and --ir-dir) '
                                    'and writes OUT/vi, OUT/ir (links), OUT/labels (YOLO class cx cy w h) and '
@@ -19,18 +20,20 @@ def register(sub) -> None:
     add_detector_options(p, conf=0.3)
     p.add_argument('--include-test', action='store_true',
                    help='also label pairs of the fixed fusion test split (never for a shipped model)')
+    add_thermal_norm_option(p)
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from fusion_ros.commands.detect import detector_from_args
+    from fusion_ros.commands.thermal_options import thermal_norm_from_args
     from fusion_ros.device import resolve_device
     from fusion_ros.pseudo_labels import pseudo_label_pairs
 
     detector = detector_from_args(args, str(resolve_device(args.device)))
     result = pseudo_label_pairs(args.rgb_dir, args.ir_dir, args.out, detector, include_test=args.include_test,
-                                progress=not args.quiet)
+                                thermal_norm=thermal_norm_from_args(args), progress=not args.quiet)
     boxes = ', '.join(f'{n} {c}' for n, c in result.boxes.items() if c) or 'no boxes'
     print(f'pseudo-label: {result.pairs} pairs labelled ({boxes}), {result.skipped_test} test pairs left out, '
           f'with {detector.path} -> {args.out}; train with: fusion-ros train-detector --pairs {args.out} '

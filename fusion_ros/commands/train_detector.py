@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from fusion_ros import registry
+from fusion_ros.commands.thermal_options import add_thermal_norm_option, thermal_norm_from_args
 
 
 def register(sub) -> None:
@@ -80,6 +81,7 @@ def register(sub) -> None:
     g.add_argument('--close-mosaic', type=int, default=10, help='no mosaic in the last N epochs (default 10)')
     g.add_argument('--scale', type=float, default=0.5, help='scale jitter (default 0.5)')
     g.add_argument('--translate', type=float, default=0.1, help='translation jitter (default 0.1)')
+    add_thermal_norm_option(p)
     p.add_argument('--quiet', action='store_true', help='less output')
     p.set_defaults(handler=run)
 
@@ -110,7 +112,8 @@ def config_from_args(args: argparse.Namespace):
                                 methods=tuple(m.strip() for m in args.methods.split(',') if m.strip()),
                                 fusion_model=args.fusion_model, device=_fusion_device(args.device),
                                 names=tuple(names), val_fraction=args.val_fraction, val_block=args.val_block,
-                                link=not args.copy, limit=args.limit, include_test=args.include_test)
+                                thermal_norm=thermal_norm_from_args(args), link=not args.copy, limit=args.limit,
+                                include_test=args.include_test)
     augment = Augment(hsv_h=args.hsv_h, hsv_s=args.hsv_s, hsv_v=args.hsv_v, contrast=args.contrast,
                       fliplr=args.fliplr, mosaic=args.mosaic, close_mosaic=args.close_mosaic, scale=args.scale,
                       translate=args.translate)

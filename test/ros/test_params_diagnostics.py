@@ -45,6 +45,9 @@ def test_core_configs():
     assert cfg.pairing().tolerance_ns == 1  # exact sync
     assert cfg.align().mode == 'fixed' and cfg.scene_fit().epochs == 5 and cfg.scene_fit().device == 'cpu'
     assert cfg.thermal_norm().mode == 'percentile'
+    # the offline detection commands normalise thermal images as the node does by default
+    from fusion_ros.imaging import ThermalNormConfig
+    assert cfg.thermal_norm() == ThermalNormConfig()
     # training paces itself on the CPU only (train_duty / adapt_duty), never on a GPU
     assert cfg.scene_fit().duty == 0.5 and cfg.adapt().duty == 0.5
     gpu = FusionNodeConfig(device='cpu', train_duty=0.3, adapt_duty=0.7)
