@@ -46,6 +46,20 @@ def test_fuse_average(files, tmp_path, capsys):
     assert stdout.startswith('average: SSIM score') and 'epochs' not in stdout
 
 
+def test_fuse_normalises_thermal_as_the_node_unless_dtype(tmp_path, make_pair):
+    """A dark 8-bit thermal file (values 0..40) is stretched by default, as the node stretches its thermal
+    stream; with --thermal-norm dtype the max rule keeps the visible image where it is brighter."""
+    rgb, thermal = make_pair(32, 40)
+    rgb_path, ir_path = tmp_path / 'rgb.png', tmp_path / 'dark.png'
+    cv2.imwrite(str(rgb_path), np.full((32, 40, 3), 100, np.uint8))
+    cv2.imwrite(str(ir_path), np.round(thermal * 40).astype(np.uint8))
+    out = {}
+    for norm in ('percentile', 'dtype'):
+        assert _fuse(rgb_path, ir_path, tmp_path / f'{norm}.png', '--method', 'max', '--thermal-norm', norm) == 0
+        out[norm] = read_image(tmp_path / f'{norm}.png')
+    assert out['dtype'].max() == 100 and out['percentile'].max() == 255
+
+
 def test_fuse_16bit_thermal(tmp_path, make_pair, capsys):
     rgb, thermal = make_pair(32, 40)
     rgb_path, ir_path = tmp_path / 'rgb.png', tmp_path / 'ir16.png'

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fusion_ros import registry
 from fusion_ros.commands.scene_options import add_scene_options, scene_config_from_args
+from fusion_ros.commands.thermal_options import add_thermal_norm_option, thermal_norm_from_args
 
 
 def register(sub) -> None:
@@ -21,6 +22,7 @@ def register(sub) -> None:
                       help='SSVIF checkpoint for --method ssvif (default: the shipped models/ssvif_default.pt)')
     fuse.add_argument('--save-model', type=Path, metavar='PT',
                       help='also save the trained per-scene model (with its transform) as a checkpoint')
+    add_thermal_norm_option(fuse)
     fuse.add_argument('--quiet', action='store_true', help='no progress bar')
     add_scene_options(fuse)
     fuse.set_defaults(handler=run)
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f'--save-model keeps a trained per-scene model, but --method {args.method} trains '
                          'nothing; drop --save-model or use --method scene')
     scene_config = scene_config_from_args(args) if args.method == 'scene' else None
-    pair = read_pair(args.rgb, args.ir)
+    pair = read_pair(args.rgb, args.ir, thermal_norm_from_args(args))
     result = fuse_pair(args.method, pair.rgb, pair.thermal, scene_config=scene_config, model_path=args.model,
                        device=args.device, progress=not args.quiet)
     write_image(args.out, result.fused)

@@ -1,4 +1,4 @@
-"""The thermal-normalisation option of the commands that feed images to a detector (detect, eval-detector,
+"""The thermal-normalisation option of the commands that make images for use (fuse, detect, eval-detector,
 pseudo-label, train-detector): by default they normalise thermal images as the node does."""
 from __future__ import annotations
 
