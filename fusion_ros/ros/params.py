@@ -180,10 +180,11 @@ class FusionNodeConfig(ParamConfig):
                                       "detector's training size, 12.6 Hz out with fusion on a 2-core CPU",
                                       range=(32, 4096), step=32)
     detection_max: int = param(100, 'most detections per image', range=(1, 10000), step=1)
-    detection_source: str = param('fused', "what the detector looks at: 'fused' (the fused image) or 'thermal' (the "
-                                  'thermal image registered onto the fused grid: the boxes fit fused/image all the '
-                                  'same; for the shipped detector 0.589 mAP@0.5 against the fused '
-                                  "labels of the MSRS test pairs, against 0.366 on the fused image)",
+    detection_source: str = param('thermal', "what the detector looks at: 'thermal' (the thermal image registered "
+                                  "onto the fused grid: the boxes fit fused/image all the same) or 'fused' (the fused "
+                                  'image). The shipped detector is trained on thermal images: 0.590 mAP@0.5 against '
+                                  'the fused labels of the MSRS test pairs on the thermal image, 0.400 on the fused '
+                                  'image (BENCHMARKS.md)',
                                   choices=DETECTION_SOURCES)
     detection_gray: bool = param(True, "detect on the fused image's luma (3 equal channels): the shipped detector "
                                  'was trained on thermal images only, and on the 14 MSRS test pairs this raised its '
