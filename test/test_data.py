@@ -203,3 +203,19 @@ def test_bag_topic_errors_name_the_topics(bag):
     with pytest.raises(bags.BagError, match=r"no topic 'rgb/image' for the rgb images; image topics in "
                                             r'this bag: /cam/rgb \(Image, 20 messages\)'):
         build_datasets(DataConfig(paths=(str(bag),)))
+
+
+def test_training_pairs_are_normalised_as_the_node_does_by_default(tmp_path):
+    """A dark 8-bit thermal file is stretched to its percentiles for training, as the node stretches its thermal
+    stream (so a model trains on what it sees); 'auto' keeps 8-bit files as they are."""
+    from fusion_ros.data import _read_folder_pair
+    rgb_path, ir_path = tmp_path / 'a_rgb.png', tmp_path / 'a_ir.png'
+    cv2.imwrite(str(rgb_path), np.full((24, 32, 3), 90, np.uint8))
+    cv2.imwrite(str(ir_path), np.tile(np.arange(32, dtype=np.uint8), (24, 1)))  # 0 .. 31: a dark image
+    pair = FolderPair(rgb_path, ir_path, 'scene', 'a')
+    _, stretched = _read_folder_pair(pair, DataConfig().thermal_norm)
+    _, kept = _read_folder_pair(pair, 'auto')
+    assert stretched.max() == 1.0 and stretched.min() == 0.0
+    assert abs(kept.max() - 31 / 255) < 1e-6
+    with pytest.raises(ValueError, match='thermal_norm'):
+        DataConfig(thermal_norm='stretch')

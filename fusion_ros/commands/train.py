@@ -46,6 +46,10 @@ def register(sub) -> None:
     g.add_argument('--rgb-topic', default='rgb/image', help='RGB image topic in bags (default rgb/image)')
     g.add_argument('--thermal-topic', default='thermal/image',
                    help='thermal image topic in bags (default thermal/image)')
+    g.add_argument('--thermal-norm', choices=('percentile', 'auto', 'dtype'), default='percentile',
+                   help="thermal to [0, 1]: 'percentile' (0.5-99.5 %% per image, the node's default, so the model "
+                        "trains on what it sees), 'auto' (8-bit files as they are, others by percentiles; how the "
+                        "shipped model was trained) or 'dtype'")
     g.add_argument('--tolerance', type=float, default=0.05,
                    help='largest RGB-thermal stamp difference of a pair, seconds (default 0.05)')
     g.add_argument('--queue-size', type=int, default=10, help='pairing queue per topic (default 10)')
@@ -86,7 +90,7 @@ def config_from_args(args: argparse.Namespace):
                       crops_per_pair=args.crops_per_pair, val_fraction=args.val_fraction, vflip=args.vflip,
                       seed=args.seed, rgb_topic=args.rgb_topic, thermal_topic=args.thermal_topic,
                       pairing=PairingConfig(queue_size=args.queue_size, tolerance_s=args.tolerance),
-                      exclude_test=not args.include_test)
+                      thermal_norm=args.thermal_norm, exclude_test=not args.include_test)
     sizes = {k: v for k, v in (('width', args.width), ('depth', args.depth)) if v is not None}
     weights = dict(FIELD_LOSS) if args.loss == 'field' else {}
     for item in args.loss_weight:
