@@ -82,8 +82,8 @@ class DataConfig:
     pairing: how bag messages are paired (the node's queue size and tolerance).
     thermal_norm: ``'percentile'`` (0.5-99.5 % of each image, whatever the pixel type: what the node does
         with its thermal stream by default, so a model trains on what it will see), ``'auto'`` (8-bit by its
-        range, 16-bit/float by percentiles: the field's protocol for 8-bit datasets; the shipped SSVIF model was
-        trained this way) or ``'dtype'``.
+        range, 16-bit/float by percentiles: the field's protocol for 8-bit datasets) or ``'dtype'`` (the shipped
+        SSVIF model was trained on 8-bit files taken as they are).
     shuffle_buffer: samples held by the streaming dataset to shuffle bag frames (1: no shuffling).
     exclude_test: drop the pairs of the fixed fusion test split (:mod:`fusion_ros.splits`) so no training
         run or model selection sees them (default True).

@@ -209,3 +209,6 @@ def test_cli_loss_weights_override_the_chosen_loss():
     assert loss.w_field_ssim == 6.0 and loss.w_vif == 1.0 and loss.w_qabf == FIELD_LOSS['w_qabf']
     with pytest.raises(ValueError, match='expected NAME=VALUE with NAME one of w_int'):
         train_cmd.config_from_args(parser.parse_args(base + ['--loss-weight', 'field_ssim=6']))
+    # thermal normalised as the node does unless --thermal-norm dtype (how the shipped model's data was read)
+    assert train_cmd.config_from_args(parser.parse_args(base)).data.thermal_norm == 'percentile'
+    assert train_cmd.config_from_args(parser.parse_args(base + ['--thermal-norm', 'dtype'])).data.thermal_norm == 'dtype'

@@ -5,8 +5,8 @@ import argparse
 from pathlib import Path
 
 from fusion_ros import registry
-
 from fusion_ros.commands.thermal_options import add_thermal_norm_option, thermal_norm_from_args
+
 
 def register(sub) -> None:
     p = sub.add_parser(

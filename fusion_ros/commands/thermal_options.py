@@ -1,5 +1,5 @@
-"""The thermal-normalisation option of the commands that make images for use (fuse, detect, eval-detector,
-pseudo-label, train-detector): by default they normalise thermal images as the node does."""
+"""The thermal-normalisation option of the commands that make images for use or training (fuse, detect,
+eval-detector, pseudo-label, train-detector, train): by default they normalise thermal images as the node does."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,8 @@ import argparse
 CHOICES = ('percentile', 'dtype')
 
 
-def add_thermal_norm_option(p: argparse.ArgumentParser) -> None:
+def add_thermal_norm_option(p) -> None:
+    """Add ``--thermal-norm`` to a parser or an argument group."""
     p.add_argument('--thermal-norm', choices=CHOICES, default='percentile',
                    help="thermal images to [0, 1]: 'percentile' (0.5-99.5 %% per image, the node's default "
                         "thermal_normalization, so offline results match the robot's) or 'dtype' (8-bit files as "

@@ -11,6 +11,7 @@ import sys
 
 def register(sub) -> None:
     from fusion_ros import registry  # no torch: the CLI's parser stays cheap
+    from fusion_ros.commands.thermal_options import add_thermal_norm_option
     p = sub.add_parser('train', help='train the SSVIF fusion model on image folders and/or bags',
                        description='Train the real-time SSVIF fusion model (paper 004) offline. Checkpoints '
                                    '(best.pt, last.pt), log.csv, curves.png and samples.png go to --out. '
@@ -46,10 +47,7 @@ def register(sub) -> None:
     g.add_argument('--rgb-topic', default='rgb/image', help='RGB image topic in bags (default rgb/image)')
     g.add_argument('--thermal-topic', default='thermal/image',
                    help='thermal image topic in bags (default thermal/image)')
-    g.add_argument('--thermal-norm', choices=('percentile', 'auto', 'dtype'), default='percentile',
-                   help="thermal to [0, 1]: 'percentile' (0.5-99.5 %% per image, the node's default, so the model "
-                        "trains on what it sees), 'auto' (8-bit files as they are, others by percentiles; how the "
-                        "shipped model was trained) or 'dtype'")
+    add_thermal_norm_option(g)
     g.add_argument('--tolerance', type=float, default=0.05,
                    help='largest RGB-thermal stamp difference of a pair, seconds (default 0.05)')
     g.add_argument('--queue-size', type=int, default=10, help='pairing queue per topic (default 10)')
