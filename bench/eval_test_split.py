@@ -18,6 +18,7 @@ from pathlib import Path
 from benchlib import append_record, machine
 from fusion_ros import registry
 from fusion_ros.evaluate import EvalConfig, build_methods, make_pair, run_methods, summarize, write_tables
+from fusion_ros.imaging import ThermalNormConfig
 from fusion_ros.io import read_pair
 from fusion_ros.splits import TEST_SPLIT_DESCRIPTION, held_out_pairs
 
@@ -58,6 +59,10 @@ def main() -> None:
     ap.add_argument('--max-size', type=int, default=1024)
     ap.add_argument('--out', type=Path, default=Path('out/test_split'))
     ap.add_argument('--record', type=Path, help='append the table to this markdown file')
+    ap.add_argument('--thermal-norm', choices=('auto', 'percentile'), default='auto',
+                    help="'auto' (default): 8-bit thermal files as they are, the field's protocol; 'percentile': "
+                         "stretched to 0.5-99.5 %% per image, as the node feeds its thermal stream (sources are "
+                         "then scored as stretched too)")
     ap.add_argument('--verdict', nargs='+', help="methods checked against issue 8's bar (default: every "
                     'non-baseline method run)')
     args = ap.parse_args()
@@ -70,7 +75,7 @@ def main() -> None:
 
     def pairs():
         for p in files:
-            arr = read_pair(p.rgb, p.thermal)
+            arr = read_pair(p.rgb, p.thermal, ThermalNormConfig() if args.thermal_norm == 'percentile' else None)
             yield make_pair(f'{p.scene}/{p.stem}', p.scene, arr.rgb, arr.thermal, args.max_size)
 
     result = run_methods(pairs(), methods, METRICS, total=len(files))
@@ -85,7 +90,8 @@ def main() -> None:
             lines += [f'\n{name} against issue 8\'s bar (mean over all pairs):'] + verdict(overall, name)
     command = '.venv/bin/python bench/eval_test_split.py --methods ' + ' '.join(args.methods) + (
         ' --verdict ' + ' '.join(args.verdict) if args.verdict else '') + ''.join(
-        f' --{k.replace("_", "-")} {v}' for k, v in (('every', args.every), ('max_size', args.max_size)))
+        f' --{k.replace("_", "-")} {v}' for k, v in (('every', args.every), ('max_size', args.max_size))) + (
+        ' --thermal-norm percentile' if args.thermal_norm == 'percentile' else '')
     header = (f'### Fusion methods on the fixed test split ({len(files)} pairs)\n\n'
               f'Command: `{command}`{" --model " + str(args.model) if args.model else ""}. '
               f'Split: {TEST_SPLIT_DESCRIPTION}; never used for training or model selection. Pairs at most '
