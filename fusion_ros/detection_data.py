@@ -184,11 +184,14 @@ def matched_stems(rgb_dir: str | Path | None, ir_dir: str | Path | None) -> list
 def read_thermal_u8(path: str | Path, thermal_norm: ThermalNormConfig | None = None) -> np.ndarray:
     """A thermal image file as ``(H, W)`` uint8, normalised by ``thermal_norm`` (default: the node's default,
     0.5-99.5 percentiles); colour files are reduced to luma, ``dtype`` leaves 8-bit pixels unchanged."""
-    from fusion_ros.imaging import normalize_thermal
     from fusion_ros.io import read_image
+    return _thermal_u8(read_image(path), thermal_norm or ThermalNormConfig(), path)
 
-    norm = thermal_norm or ThermalNormConfig()
-    image = read_image(path)
+
+def _thermal_u8(image: np.ndarray, norm: ThermalNormConfig, path: str | Path) -> np.ndarray:
+    """:func:`read_thermal_u8` on the pixels of ``path`` already read (:func:`fusion_ros.io.read_image`)."""
+    from fusion_ros.imaging import normalize_thermal
+
     if image.ndim == 3:
         import cv2
         image = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
@@ -332,9 +335,9 @@ def _put_image(src: Path, dst_stem: Path, link: bool, thermal_norm: ThermalNormC
     ``thermal_norm`` (:func:`read_thermal_u8`), or, with ``dtype``, a symlink/copy of an 8-bit gray file."""
     import cv2
 
-    pixels = cv2.imread(str(src), cv2.IMREAD_UNCHANGED)
-    if pixels is None:
-        raise ValueError(f'{src}: not a readable image')
+    from fusion_ros.io import read_image
+
+    pixels = read_image(src)  # read once: it decides between a link and a normalised copy
     if (thermal_norm.mode == 'dtype' and pixels.dtype == np.uint8 and pixels.ndim == 2
             and src.suffix.lower() in ('.png', '.jpg', '.jpeg', '.bmp')):
         dst = dst_stem.with_suffix(src.suffix.lower())
@@ -344,7 +347,7 @@ def _put_image(src: Path, dst_stem: Path, link: bool, thermal_norm: ThermalNormC
             shutil.copyfile(src, dst)
         return dst
     dst = dst_stem.with_suffix('.png')
-    cv2.imwrite(str(dst), read_thermal_u8(src, thermal_norm))
+    cv2.imwrite(str(dst), _thermal_u8(pixels, thermal_norm, src))
     return dst
 
 
