@@ -143,7 +143,7 @@ class FusionModel:
 
 
 class _SceneFuse:
-    """Paper 000's fusion net on a registered pair, coloured back: ``RGB * fused / GRAY``."""
+    """Paper 000's fusion net on a registered pair, coloured back from the visible image (``colorize``)."""
 
     def __init__(self, net: torch.nn.Module):
         self.net = net.eval()

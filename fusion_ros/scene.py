@@ -2,9 +2,10 @@
 
 ``fit_scene(rgb, thermal)`` aligns the thermal image (an affine transform: :func:`fusion_ros.registration.register`,
 or paper 000's STN trained end to end), trains the compact CNN with
-SSIM + edge-preservation losses against both inputs, fuses in gray and colours the result back as
-``RGB * GrayFusion / GRAY``. ``SceneFitConfig.paper()`` is the paper's recipe (300 full-resolution
-epochs); the default recipe trains on a reduced working copy with a short, well-scheduled run and
+SSIM + edge-preservation losses against both inputs, fuses in gray and colours the result back from the
+visible image (:func:`fusion_ros.imaging.colorize`: the visible chroma by default, the paper's
+``RGB * GrayFusion / GRAY`` in its recipe). ``SceneFitConfig.paper()`` is the paper's recipe (300
+full-resolution epochs); the default recipe trains on a reduced working copy with a short, well-scheduled run and
 then applies the learned weights and transform at full resolution (the net is fully convolutional
 and the STN's transform is in resolution-free normalised coordinates).
 """
@@ -20,8 +21,8 @@ import torch
 
 from fusion_ros.align import theta_to_pixels, warp_affine
 from fusion_ros.device import resolve_device
-from fusion_ros.imaging import (ImageError, as_image_tensor, check_pair, colorize, resize_to, rgb_to_gray,
-                                tensor_to_image)
+from fusion_ros.imaging import (COLOUR_MODES, ImageError, as_image_tensor, check_pair, colorize, resize_to,
+                                rgb_to_gray, tensor_to_image)
 from fusion_ros.losses.align import gradient_ncc_loss, normalized_gradient_loss
 from fusion_ros.losses.scene import scene_loss
 from fusion_ros.models.compact import init_as_average
@@ -62,6 +63,8 @@ class SceneFitConfig:
     device: ``auto`` (cuda when present), ``cpu``, ``cuda:N``.
     duty: share of the wall time the training computes; below 1 it sleeps after each epoch as long as
         needed (:class:`fusion_ros.training.loop.Pacer`), so a node streaming meanwhile keeps its CPU.
+    colour: how the gray fusion is coloured back (:data:`fusion_ros.imaging.COLOUR_MODES`): ``'ycbcr'``
+        keeps the visible chroma (the project's default), ``'ratio'`` is the paper's ``RGB * F / GRAY``.
     """
     model: SceneModelConfig = field(default_factory=lambda: SceneModelConfig(stn=False))
     epochs: int = 60
@@ -82,6 +85,7 @@ class SceneFitConfig:
     device: str = 'auto'
     seed: int = 0
     duty: float = 1.0
+    colour: str = 'ycbcr'
 
     def __post_init__(self):
         if not 0.0 < self.duty <= 1.0:
@@ -104,13 +108,15 @@ class SceneFitConfig:
             raise ValueError(f'the learning rate must be > 0, got lr={self.lr}')
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f'time_budget_s must be > 0 (or None), got {self.time_budget_s}')
+        if self.colour not in COLOUR_MODES:
+            raise ValueError(f'colour must be one of {COLOUR_MODES}, got {self.colour!r}')
 
     @classmethod
     def paper(cls, **overrides) -> 'SceneFitConfig':
         """Paper 000's recipe: random init, 300 full-resolution epochs on the whole image, constant
-        Adam LR, Gaussian-11 SSIM, STN (when enabled) trained jointly end to end."""
+        Adam LR, Gaussian-11 SSIM, STN (when enabled) trained jointly end to end, colour ``RGB * F / GRAY``."""
         base = dict(init='random', crop_size=None, work_size=None, epochs=300, lr=1e-3, schedule='constant',
-                    align_epochs=0)
+                    align_epochs=0, colour='ratio')
         base.update(overrides)
         return cls(**base)
 
@@ -279,7 +285,7 @@ def fit_scene(rgb, thermal, config: SceneFitConfig | None = None, *, progress: b
         if joint_stn:
             fixed_theta = model.stn.theta(th_w, gray_w)
         out = model(th_t, gray, thermal_from_rgb=fixed_theta)
-        fused = colorize(rgb_t, out['fused'])
+        fused = colorize(rgb_t, out['fused'], mode=config.colour)
     theta = out['thermal_from_rgb'][:1].cpu()
     th_size = tuple(thermal.shape[-2:]) if torch.is_tensor(thermal) else tuple(np.shape(thermal)[:2])
     rgb_from_thermal = np.linalg.inv(theta_to_pixels(theta, full_size, th_size)[0].numpy())

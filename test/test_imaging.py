@@ -171,41 +171,79 @@ def test_rgb_to_gray_rejects_non_rgb():
         rgb_to_gray(torch.zeros(1, 1, 4, 4))
 
 
-def test_colorize_luma_equals_gray_fusion_where_reachable():
+@pytest.mark.parametrize('mode', ['ycbcr', 'ratio'])
+def test_colorize_luma_equals_gray_fusion_where_reachable(mode):
     g = torch.Generator().manual_seed(4)
     rgb = 0.05 + 0.9 * torch.rand(1, 3, 24, 24, generator=g)
     gray_fused = torch.rand(1, 1, 24, 24, generator=g)
-    out = colorize(rgb, gray_fused)
+    out = colorize(rgb, gray_fused, mode=mode)
     assert out.shape == rgb.shape and out.min() >= 0 and out.max() <= 1
     unclipped = ((out > 0) & (out < 1)).all(dim=1, keepdim=True)
     assert unclipped.float().mean() > 0.5
     torch.testing.assert_close(rgb_to_gray(out)[unclipped], gray_fused[unclipped], atol=1e-5, rtol=0)
-    # Where the plain ratio fits in [0, 1], the colour is the visible one scaled: RGB * fused / GRAY.
-    ratio_out = rgb * gray_fused / rgb_to_gray(rgb)
+
+
+def test_colorize_ycbcr_keeps_the_visible_chroma_and_ratio_scales_it():
+    g = torch.Generator().manual_seed(4)
+    rgb = 0.05 + 0.9 * torch.rand(1, 3, 24, 24, generator=g)
+    gray_fused = torch.rand(1, 1, 24, 24, generator=g)
+    gray = rgb_to_gray(rgb)
+    # ycbcr (default): where nothing clips, R - Y and B - Y (BT.601's Cr and Cb, up to scale) are unchanged
+    out = colorize(rgb, gray_fused)
+    fits = ((rgb + gray_fused - gray) >= 0).all(1, keepdim=True) & ((rgb + gray_fused - gray) <= 1).all(1, keepdim=True)
+    assert fits.float().mean() > 0.3
+    chroma = lambda x: x - rgb_to_gray(x)  # noqa: E731
+    torch.testing.assert_close(chroma(out)[fits.expand_as(out)], chroma(rgb)[fits.expand_as(out)], atol=1e-5, rtol=0)
+    # ratio (paper 000): where the plain ratio fits in [0, 1], the colour is the visible one scaled: RGB * fused / GRAY
+    out = colorize(rgb, gray_fused, mode='ratio')
+    ratio_out = rgb * gray_fused / gray
     fits = (ratio_out <= 1).all(dim=1, keepdim=True).expand_as(out)
     torch.testing.assert_close(out[fits], ratio_out[fits], atol=1e-5, rtol=0)
 
 
-def test_colorize_black_rgb_with_bright_fusion_gives_gray():
+def test_colorize_ycbcr_does_not_amplify_the_colour_of_a_dark_pixel_made_bright():
+    # a dark, slightly green visible pixel where the thermal image is bright (a pedestrian at night)
+    rgb = torch.tensor([0.02, 0.05, 0.03]).view(1, 3, 1, 1)
+    bright = torch.full((1, 1, 1, 1), 0.8)
+    spread = lambda x: (x.max() - x.min()).item()  # noqa: E731
+    ycbcr, ratio = colorize(rgb, bright), colorize(rgb, bright, mode='ratio')
+    assert spread(ycbcr) == pytest.approx(spread(rgb), abs=1e-6)  # the same (small) colour difference
+    assert spread(ratio) > 10 * spread(rgb)  # the ratio blows it up: saturated green
+    torch.testing.assert_close(rgb_to_gray(ycbcr), bright, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize('mode', ['ycbcr', 'ratio'])
+def test_colorize_black_rgb_with_bright_fusion_gives_gray(mode):
     rgb = torch.zeros(1, 3, 4, 4)
     gray_fused = torch.full((1, 1, 4, 4), 0.7)
-    out = colorize(rgb, gray_fused)
+    out = colorize(rgb, gray_fused, mode=mode)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, gray_fused.expand(1, 3, 4, 4), atol=1e-6, rtol=0)
 
 
 def test_colorize_saturated_colour_keeps_luma_by_adding_white():
     rgb = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)  # pure red: luma 0.299
-    out = colorize(rgb, torch.full((1, 1, 1, 1), 0.6))
+    out = colorize(rgb, torch.full((1, 1, 1, 1), 0.6), mode='ratio')
     # red clips at 1; the missing luma (0.6 - 0.299) is added equally to every channel, then clipped
     expected = torch.tensor([1.0, 0.301, 0.301]).view(1, 3, 1, 1)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+    out = colorize(rgb, torch.full((1, 1, 1, 1), 0.6))
+    # ycbcr: + 0.301 on every channel (red clips), then the luma still missing again on every channel
+    missing = 0.6 - (0.299 + (0.587 + 0.114) * 0.301)
+    expected = torch.tensor([1.0, 0.301 + missing, 0.301 + missing]).view(1, 3, 1, 1)
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
 
 
-def test_colorize_is_identity_when_fusion_is_the_gray():
+@pytest.mark.parametrize('mode', ['ycbcr', 'ratio'])
+def test_colorize_is_identity_when_fusion_is_the_gray(mode):
     g = torch.Generator().manual_seed(5)
     rgb = torch.rand(2, 3, 10, 12, generator=g)
-    torch.testing.assert_close(colorize(rgb, rgb_to_gray(rgb)), rgb, atol=1e-5, rtol=0)
+    torch.testing.assert_close(colorize(rgb, rgb_to_gray(rgb), mode=mode), rgb, atol=1e-5, rtol=0)
+
+
+def test_colorize_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match=r"mode must be one of \('ycbcr', 'ratio'\), got 'lab'"):
+        colorize(torch.zeros(1, 3, 4, 4), torch.zeros(1, 1, 4, 4), mode='lab')
 
 
 def test_colorize_rejects_size_mismatch():
@@ -292,15 +330,16 @@ def test_from_float01_rounds_clips_and_zeroes_nan():
     assert from_float01(x, np.float32).tolist()[0][:5] == [0.0, 1.0, 0.0, 1.0, 0.0]
 
 
-def test_colorize_in_place_inference_path_matches_the_autograd_path():
+@pytest.mark.parametrize('mode', ['ycbcr', 'ratio'])
+def test_colorize_in_place_inference_path_matches_the_autograd_path(mode):
     torch.manual_seed(0)
     rgb = torch.rand(2, 3, 16, 20)
     rgb[0, :, :4] = 0.0  # dark: the residual carries the luma
     fused = torch.rand(2, 1, 16, 20)
     with torch.no_grad():
-        fast = colorize(rgb, fused)
-        fast_given_gray = colorize(rgb, fused, gray=rgb_to_gray(rgb))
-    slow = colorize(rgb.clone().requires_grad_(True), fused).detach()
+        fast = colorize(rgb, fused, mode=mode)
+        fast_given_gray = colorize(rgb, fused, gray=rgb_to_gray(rgb), mode=mode)
+    slow = colorize(rgb.clone().requires_grad_(True), fused, mode=mode).detach()
     assert torch.equal(fast, slow) and torch.equal(fast_given_gray, slow)
     assert fast.min() >= 0 and fast.max() <= 1
 

@@ -221,10 +221,21 @@ def test_paper_recipe_values():
     c = SceneFitConfig.paper()
     assert (c.init, c.crop_size, c.work_size, c.epochs, c.lr, c.schedule, c.align_epochs) == \
         ('random', None, None, 300, 1e-3, 'constant', 0)
-    assert (c.ssim_window, c.ssim_kind, c.edge_weight) == (11, 'gaussian', 1.0)
+    assert (c.ssim_window, c.ssim_kind, c.edge_weight, c.colour) == (11, 'gaussian', 1.0, 'ratio')
     assert SceneFitConfig.paper(epochs=7).epochs == 7
     default = SceneFitConfig()
     assert default.init == 'average' and default.model.stn is False and default.schedule == 'cosine'
+    assert default.colour == 'ycbcr'
+
+
+def test_colour_mode_reaches_the_output(make_pair):
+    rgb, thermal = make_pair(32, 40, seed=3)
+    fits = {mode: fit_scene(rgb, thermal, SceneFitConfig(epochs=2, colour=mode, **CPU)) for mode in ('ycbcr', 'ratio')}
+    np.testing.assert_array_equal(fits['ycbcr'].gray_fused, fits['ratio'].gray_fused)  # same fusion
+    for mode, fit in fits.items():
+        expected = colorize(image_to_tensor(rgb), image_to_tensor(fit.gray_fused), mode=mode)
+        np.testing.assert_allclose(fit.fused, tensor_to_image(expected), atol=1e-5)
+    assert np.abs(fits['ycbcr'].fused - fits['ratio'].fused).max() > 0.01
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -237,6 +248,7 @@ def test_paper_recipe_values():
     (dict(align_epochs=-1), r'align_epochs must be >= 0 \(0: STN trained jointly\), got -1'),
     (dict(time_budget_s=0), r'time_budget_s must be > 0 \(or None\), got 0'),
     (dict(align_loss='mi'), r"align_loss must be one of \['ncc', 'ngf'\], got 'mi'"),
+    (dict(colour='lab'), r"colour must be one of \('ycbcr', 'ratio'\), got 'lab'"),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
