@@ -45,6 +45,8 @@ class AdaptConfig:
         scored (at least 1: the result is judged on frames it did not see).
     time_budget_s: wall time of the whole adaptation (scoring included): training stops early enough
         that scoring fits in it. max_steps: optimiser steps at most.
+    min_train_s: when judging the current net leaves less than this for training (plus as long again to
+        judge the result), nothing is trained and the call says why instead of overrunning the budget.
     lr: Adam learning rate. crop_size, crops_per_step: random crops per step from the training pairs.
     work_size: longest side of the pairs trained on (larger pairs are shrunk first).
     judge_size: longest side of the held-out pairs when scoring (VIF of a 640 x 480 pair takes 0.7 s on
@@ -61,6 +63,7 @@ class AdaptConfig:
     train_pairs: int = 1
     holdout_pairs: int = 2
     time_budget_s: float = 3.0
+    min_train_s: float = 0.5
     max_steps: int = 10000
     lr: float = 1e-3
     crop_size: int = 128
@@ -81,6 +84,9 @@ class AdaptConfig:
             raise ValueError(f'AdaptConfig.time_budget_s must be > 0, got {self.time_budget_s}')
         if not 0.0 < self.duty <= 1.0:
             raise ValueError(f'AdaptConfig.duty must lie in (0, 1], got {self.duty}')
+        if not 0.0 <= self.min_train_s < self.time_budget_s:
+            raise ValueError(f'AdaptConfig.min_train_s must lie in [0, time_budget_s = {self.time_budget_s}), got '
+                             f'{self.min_train_s}')
         if self.max_steps < 1 or self.crops_per_step < 1:
             raise ValueError('AdaptConfig.max_steps and crops_per_step must be >= 1')
         if min(self.crop_size, self.work_size, self.judge_size) < 32:
@@ -102,20 +108,32 @@ class AdaptConfig:
 
 @dataclass
 class AdaptFit:
-    """What :func:`adapt_net` did. ``net``: the fine-tuned copy (eval mode, same device as the input net);
-    ``before`` / ``after``: mean :data:`CRITERIA` scores of the given and of the new net on the held-out
-    pairs; ``seconds``: wall time of the whole call."""
+    """What :func:`adapt_net` did. ``net``: the fine-tuned copy (eval mode, same device as the input net; the
+    input net itself when nothing was trained); ``before`` / ``after``: mean :data:`CRITERIA` scores of the
+    given and of the new net on the held-out pairs (``after`` empty when nothing was trained); ``seconds``:
+    wall time of the whole call; ``judge_s``: wall time of scoring the given net and the new one;
+    ``skipped``: why nothing was trained ('' when it trained)."""
     net: torch.nn.Module
     before: dict[str, float]
     after: dict[str, float]
     loop: LoopResult
     seconds: float
+    judge_s: tuple[float, float] = (0.0, 0.0)
+    skipped: str = ''
 
     @property
     def improved(self) -> bool:
         """The new net's criteria sum is higher on the held-out pairs (and every score is finite)."""
+        if self.skipped or not self.after:
+            return False
         finite = all(math.isfinite(v) for v in (*self.before.values(), *self.after.values()))
         return finite and sum(self.after.values()) > sum(self.before.values())
+
+    def timing(self) -> str:
+        """Where the wall time went, e.g. ``judging 0.2 + 0.2 s, training 2.6 s (49 steps)``."""
+        judged = f'{self.judge_s[0]:.1f} s' if self.skipped else f'{self.judge_s[0]:.1f} + {self.judge_s[1]:.1f} s'
+        steps = self.loop.steps
+        return f'judging {judged}, training {self.loop.elapsed_s:.1f} s ({steps} step{"" if steps == 1 else "s"})'
 
 
 class RecentPairs:
@@ -249,13 +267,20 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
     score_s = time.perf_counter() - t_score
     net.train(was_training)
 
+    # leave time for scoring the new net as long as the current one took (plus a margin)
+    budget = config.time_budget_s - (time.perf_counter() - t0) - 1.2 * score_s
+    if budget < config.min_train_s:
+        why = (f'judging the current net on {len(holdout)} held-out pair(s) took {score_s:.1f} s of the '
+               f'{config.time_budget_s:.1f} s budget, which leaves {max(budget, 0.0):.1f} s to train (at least '
+               f'{config.min_train_s:.1f} s needed) and as long again to judge the result')
+        return AdaptFit(net, before, {}, LoopResult(), time.perf_counter() - t0, (score_s, 0.0), why)
+
     model = copy.deepcopy(net).to(device).train()
     criterion = FusionLoss(FusionLossConfig(**FIELD_LOSS) if config.loss == 'field' else FusionLossConfig())
     tensors = [(image_to_tensor(r, device), image_to_tensor(t, device)) for r, t in train]
     gen = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    # leave time for scoring the new net as long as the current one took (plus a margin)
-    budget = config.time_budget_s - (time.perf_counter() - t0) - 1.2 * score_s
+    budget = config.time_budget_s - (time.perf_counter() - t0) - 1.2 * score_s  # set-up counted too
     budget = max(budget, 0.05)
 
     def batches(epoch):
@@ -271,8 +296,9 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
     loop = train_loop(objective, optimizer, batches, LoopConfig(max_epochs=1, time_budget_s=budget, desc='adapt'),
                       pace=pacer)
     model.eval()
+    t_score = time.perf_counter()
     after = holdout_scores(net_fuse(model), holdout, device, pace=pacer)
-    return AdaptFit(model, before, after, loop, time.perf_counter() - t0)
+    return AdaptFit(model, before, after, loop, time.perf_counter() - t0, (score_s, time.perf_counter() - t_score))
 
 
 def format_scores(scores: dict[str, float] | None) -> str:

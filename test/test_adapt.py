@@ -39,6 +39,8 @@ def test_config_checks():
         AdaptConfig(loss='l2')
     with pytest.raises(ValueError, match='time_budget_s'):
         AdaptConfig(time_budget_s=0)
+    with pytest.raises(ValueError, match=r'min_train_s must lie in \[0, time_budget_s = 1.0\), got 1.0'):
+        AdaptConfig(time_budget_s=1.0, min_train_s=1.0)
     assert AdaptConfig(train_pairs=2, holdout_pairs=3).pairs_needed == 5
 
 
@@ -75,6 +77,31 @@ def test_adapt_net_trains_a_copy_and_scores_both_on_held_out_pairs():
     held = [shrink_pair(*p, FAST.judge_size) for p in pairs[:2]]
     assert holdout_scores(net_fuse(net), held) == pytest.approx(fit.before)
     assert fit.seconds < FAST.time_budget_s + 2.0
+    assert fit.judge_s[0] > 0 and fit.judge_s[1] > 0 and not fit.skipped
+    assert fit.judge_s[0] + fit.judge_s[1] + fit.loop.elapsed_s <= fit.seconds
+    assert fit.timing().startswith('judging ') and f'({fit.loop.steps} step' in fit.timing()
+
+
+def test_adapt_net_trains_nothing_when_judging_leaves_no_time(monkeypatch):
+    import fusion_ros.adapt as adapt_mod
+    real = adapt_mod.holdout_scores
+
+    def slow(*args, **kwargs):  # judging as slow as in a busy node
+        import time
+        time.sleep(0.6)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(adapt_mod, 'holdout_scores', slow)
+    net = ssvif_net()
+    config = AdaptConfig(time_budget_s=1.5, min_train_s=0.5, crop_size=48, judge_size=64)
+    fit = adapt_net(net, [stream_pair(s) for s in range(3)], config)
+    assert fit.skipped and fit.loop.steps == 0 and fit.after == {} and fit.net is net and not fit.improved
+    assert 'took 0.6 s of the 1.5 s budget' in fit.skipped and 'at least 0.5 s needed' in fit.skipped
+    assert fit.seconds < config.time_budget_s  # did not overrun the budget judging a second time
+    assert fit.timing().startswith('judging 0.6 s, training 0.0 s (0 steps)')
+    eng, _ = _engine_with_net()  # the engine refuses and says what to change
+    result = eng.adapt_scene([stream_pair(s) for s in range(3)], config)
+    assert not result.accepted and result.message.startswith('refused: judging the current net')
+    assert 'adapt_time_budget_s' in result.message and result.after is None and eng.active.version == 0
 
 
 def test_adapt_net_stops_when_asked_and_checks_inputs():
