@@ -5,7 +5,7 @@ self-supervised with its fusion loss. ``adapt`` does both: it fine-tunes a copy 
 net* on the latest ``train_pairs`` synchronised pairs of the stream with SSVIF's fusion loss (no labels),
 for a few seconds, then scores the copy and the current net on *other* recent pairs of the same stream
 that it did not train on (``holdout_pairs``). The copy is only worth swapping in when it scores better
-there (:func:`adapt_net` returns both scores; the engine decides, see
+there (no criterion lower, their sum higher) (:func:`adapt_net` returns both scores; the engine decides, see
 :meth:`fusion_ros.engine.FusionEngine.adapt_scene`).
 
 Pairs are ``(rgb, thermal)`` numpy images on one grid: ``rgb (H, W, 3)`` and ``thermal (H, W)`` float32 in
@@ -123,11 +123,15 @@ class AdaptFit:
 
     @property
     def improved(self) -> bool:
-        """The new net's criteria sum is higher on the held-out pairs (and every score is finite)."""
-        if self.skipped or not self.after:
+        """The new net is better on the held-out pairs: no criterion lower, their sum higher, all finite.
+
+        A higher sum alone would accept trades (VIF up, SSIM down) that the user did not ask for."""
+        if self.skipped or not self.after or set(self.after) != set(self.before):
             return False
-        finite = all(math.isfinite(v) for v in (*self.before.values(), *self.after.values()))
-        return finite and sum(self.after.values()) > sum(self.before.values())
+        if not all(math.isfinite(v) for v in (*self.before.values(), *self.after.values())):
+            return False
+        return (all(self.after[k] >= self.before[k] for k in self.before)
+                and sum(self.after.values()) > sum(self.before.values()))
 
     def timing(self) -> str:
         """Where the wall time went, e.g. ``judging 0.2 + 0.2 s, training 2.6 s (49 steps)``."""

@@ -567,8 +567,8 @@ class FusionEngine:
         ``pairs``: oldest first, ``(rgb (H, W, 3), thermal (H, W))`` float32 in [0, 1] with the thermal
         image already on the RGB grid (:attr:`FrameOutput.thermal_registered`); at least
         ``config.pairs_needed``. The newest ``train_pairs`` are trained on, the ``holdout_pairs`` before
-        them judge: the new net replaces the active one only if its VIF + Qabf + SSIM (mean over the
-        held-out pairs) is higher; ``before`` / ``after`` hold those scores. A :meth:`reset` while it
+        them judge: the new net replaces the active one only if none of its VIF, Qabf and SSIM (means over
+        the held-out pairs) is lower and their sum is higher; ``before`` / ``after`` hold those scores. A :meth:`reset` while it
         trains wins (the training stops early and its net is discarded).
 
         Raises:

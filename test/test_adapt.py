@@ -117,12 +117,16 @@ def test_adapt_net_stops_when_asked_and_checks_inputs():
         adapt_net(net, [pairs[0], pairs[1], bad], FAST)
 
 
-def test_improved_needs_a_higher_finite_sum():
-    fit = AdaptFit(None, {'VIF': 0.5, 'SSIM': 1.0}, {'VIF': 0.6, 'SSIM': 0.95}, LoopResult(), 1.0)
+def test_improved_needs_no_criterion_lower_and_a_higher_finite_sum():
+    fit = AdaptFit(None, {'VIF': 0.5, 'SSIM': 1.0}, {'VIF': 0.6, 'SSIM': 1.0}, LoopResult(), 1.0)
     assert fit.improved
-    fit.after = {'VIF': 0.52, 'SSIM': 0.95}
+    fit.after = {'VIF': 0.6, 'SSIM': 0.95}  # the sum is higher, but SSIM fell: a trade, refused
+    assert not fit.improved
+    fit.after = {'VIF': 0.5, 'SSIM': 1.0}  # equal: nothing gained
     assert not fit.improved
     fit.after = {'VIF': float('nan'), 'SSIM': 2.0}
+    assert not fit.improved
+    fit.after = {'VIF': 0.7}  # a criterion missing
     assert not fit.improved
 
 
@@ -160,7 +164,9 @@ def test_adapt_scene_end_to_end_with_a_real_training():
     outs = [eng.process(*f) for f in frames]
     result = eng.adapt_scene([(f[0], o.thermal_registered) for f, o in zip(frames, outs)], FAST)
     assert result.epochs >= 1 and result.before is not None and result.after is not None
-    assert result.accepted == (sum(result.after.values()) > sum(result.before.values()))
+    better = (all(result.after[k] >= result.before[k] for k in result.before)
+              and sum(result.after.values()) > sum(result.before.values()))
+    assert result.accepted == better
     assert eng.active.version == (1 if result.accepted else 0)
 
 
