@@ -119,7 +119,8 @@ def main() -> None:
     text = (f'## Issue 11: ~/train_scene adapt on the frames that follow, {time.strftime("%Y-%m-%d")}\n\n'
             f'Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/bench_adapt.py --blocks {" ".join(args.blocks)}'
             f'{" --loss " + args.loss if args.loss != "ssvif" else ""}`. Machine: {machine()}. '
-            f'Adapt settings: {config}. MI and Delta-E for information (adapt is judged on VIF, Qabf and SSIM: none lower, sum higher).\n\n'
+            f'Adapt settings: {config}. MI and Delta-E for information (adapt is judged on VIF, Qabf '
+            'and SSIM: none lower, sum higher).\n\n'
             + '\n\n'.join(sections))
     print(text)
     append_record(args.record, text)

@@ -5,7 +5,7 @@ self-supervised with its fusion loss. ``adapt`` does both: it fine-tunes a copy 
 net* on the latest ``train_pairs`` synchronised pairs of the stream with SSVIF's fusion loss (no labels),
 for a few seconds, then scores the copy and the current net on *other* recent pairs of the same stream
 that it did not train on (``holdout_pairs``). The copy is only worth swapping in when it scores better
-there (no criterion lower, their sum higher) (:func:`adapt_net` returns both scores; the engine decides, see
+there: no criterion lower, their sum higher (:func:`adapt_net` returns both scores; the engine decides, see
 :meth:`fusion_ros.engine.FusionEngine.adapt_scene`).
 
 Pairs are ``(rgb, thermal)`` numpy images on one grid: ``rgb (H, W, 3)`` and ``thermal (H, W)`` float32 in
@@ -43,10 +43,11 @@ class AdaptConfig:
 
     train_pairs: the newest this many pairs are trained on; holdout_pairs: the ones before them are only
         scored (at least 1: the result is judged on frames it did not see).
-    time_budget_s: wall time of the whole adaptation (scoring included): training stops early enough
-        that scoring fits in it. max_steps: optimiser steps at most.
-    min_train_s: when judging the current net leaves less than this for training (plus as long again to
-        judge the result), nothing is trained and the call says why instead of overrunning the budget.
+    time_budget_s: wall time of the whole adaptation (scoring included). Judging the current net stops
+        between held-out pairs once it is spent; training stops early enough that judging the new net,
+        reserved at 1.2x as long as judging the current one took, fits in it.
+    max_steps: optimiser steps at most.
+    min_train_s: when that leaves less than this for training, nothing is trained and the call says why.
     lr: Adam learning rate. crop_size, crops_per_step: random crops per step from the training pairs.
     work_size: longest side of the pairs trained on (larger pairs are shrunk first).
     judge_size: longest side of the held-out pairs when scoring (VIF of a 640 x 480 pair takes 0.7 s on
@@ -85,8 +86,9 @@ class AdaptConfig:
         if not 0.0 < self.duty <= 1.0:
             raise ValueError(f'AdaptConfig.duty must lie in (0, 1], got {self.duty}')
         if not 0.0 <= self.min_train_s < self.time_budget_s:
-            raise ValueError(f'AdaptConfig.min_train_s must lie in [0, time_budget_s = {self.time_budget_s}), got '
-                             f'{self.min_train_s}')
+            raise ValueError(f'AdaptConfig.min_train_s must lie in [0, time_budget_s = '
+                             f'{self.time_budget_s}), got {self.min_train_s}; give a longer time budget '
+                             "(the node's adapt_time_budget_s) or a smaller min_train_s")
         if self.max_steps < 1 or self.crops_per_step < 1:
             raise ValueError('AdaptConfig.max_steps and crops_per_step must be >= 1')
         if min(self.crop_size, self.work_size, self.judge_size) < 32:
@@ -135,9 +137,11 @@ class AdaptFit:
 
     def timing(self) -> str:
         """Where the wall time went, e.g. ``judging 0.2 + 0.2 s, training 2.6 s (49 steps)``."""
-        judged = f'{self.judge_s[0]:.1f} s' if self.skipped else f'{self.judge_s[0]:.1f} + {self.judge_s[1]:.1f} s'
+        first, second = self.judge_s
+        judged = f'{first:.1f} s' if self.skipped else f'{first:.1f} + {second:.1f} s'
         steps = self.loop.steps
-        return f'judging {judged}, training {self.loop.elapsed_s:.1f} s ({steps} step{"" if steps == 1 else "s"})'
+        return (f'judging {judged}, training {self.loop.elapsed_s:.1f} s '
+                f'({steps} step{"" if steps == 1 else "s"})')
 
 
 class RecentPairs:
@@ -203,14 +207,16 @@ def net_fuse(net: torch.nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tor
     return fuse
 
 
-def holdout_scores(fuse: Callable, pairs: Sequence[Pair], device='cpu',
-                   metrics: Sequence[str] = CRITERIA, pace: Callable[[], None] | None = None) -> dict[str, float]:
+def holdout_scores(fuse: Callable, pairs: Sequence[Pair], device='cpu', metrics: Sequence[str] = CRITERIA,
+                   pace: Callable[[], None] | None = None,
+                   deadline: float | None = None) -> dict[str, float] | None:
     """Mean field metrics (CDDFuse convention, :mod:`fusion_ros.metrics`) of ``fuse`` over ``pairs``;
-    ``pace()`` (e.g. a :class:`Pacer`) is called after each pair."""
+    ``pace()`` (e.g. a :class:`Pacer`) is called after each pair. ``deadline`` (a ``time.perf_counter()``
+    value): None is returned when it passes before every pair is scored."""
     from fusion_ros.metrics.registry import METRICS
     sums = {m: 0.0 for m in metrics}
     with torch.inference_mode():
-        for rgb, thermal in pairs:
+        for i, (rgb, thermal) in enumerate(pairs):
             r, t = image_to_tensor(rgb, device), image_to_tensor(thermal, device)
             fused = fuse(r, t).clamp(0.0, 1.0)
             r, t, fused = r.cpu(), t.cpu(), fused.cpu()
@@ -218,6 +224,8 @@ def holdout_scores(fuse: Callable, pairs: Sequence[Pair], device='cpu',
                 sums[m] += float(METRICS[m](t, r, fused)[0])
             if pace is not None:
                 pace()
+            if deadline is not None and i < len(pairs) - 1 and time.perf_counter() > deadline:
+                return None
     return {m: v / max(len(pairs), 1) for m, v in sums.items()}
 
 
@@ -266,26 +274,30 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
     was_training = net.training
     net.eval()
     pacer = Pacer(config.duty)
+    deadline = t0 + config.time_budget_s
     t_score = time.perf_counter()
-    before = holdout_scores(net_fuse(net), holdout, device, pace=pacer)
+    before = holdout_scores(net_fuse(net), holdout, device, pace=pacer, deadline=deadline)
     score_s = time.perf_counter() - t_score
     net.train(was_training)
 
-    # leave time for scoring the new net as long as the current one took (plus a margin)
-    budget = config.time_budget_s - (time.perf_counter() - t0) - 1.2 * score_s
-    if budget < config.min_train_s:
-        why = (f'judging the current net on {len(holdout)} held-out pair(s) took {score_s:.1f} s of the '
-               f'{config.time_budget_s:.1f} s budget, which leaves {max(budget, 0.0):.1f} s to train (at least '
-               f'{config.min_train_s:.1f} s needed) and as long again to judge the result')
-        return AdaptFit(net, before, {}, LoopResult(), time.perf_counter() - t0, (score_s, 0.0), why)
+    def skip(why: str) -> AdaptFit:
+        return AdaptFit(net, before or {}, {}, LoopResult(), time.perf_counter() - t0, (score_s, 0.0), why)
+    if before is None:
+        return skip(f'judging the current net on {len(holdout)} held-out pair(s) did not finish within the '
+                    f'{config.time_budget_s:.1f} s budget ({score_s:.2f} s)')
 
     model = copy.deepcopy(net).to(device).train()
     criterion = FusionLoss(FusionLossConfig(**FIELD_LOSS) if config.loss == 'field' else FusionLossConfig())
     tensors = [(image_to_tensor(r, device), image_to_tensor(t, device)) for r, t in train]
     gen = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    budget = config.time_budget_s - (time.perf_counter() - t0) - 1.2 * score_s  # set-up counted too
-    budget = max(budget, 0.05)
+    # what is left once judging the new net is reserved (1.2x as long as judging the current one took)
+    budget = deadline - time.perf_counter() - 1.2 * score_s
+    if budget < config.min_train_s:
+        return skip(f'judging the current net on {len(holdout)} held-out pair(s) took {score_s:.2f} s of '
+                    f'the {config.time_budget_s:.1f} s budget; after reserving {1.2 * score_s:.2f} s to '
+                    f'judge the result, {max(budget, 0.0):.2f} s were left to train (at least '
+                    f'{config.min_train_s:.2f} s needed)')
 
     def batches(epoch):
         for _ in range(config.max_steps):
@@ -297,12 +309,13 @@ def adapt_net(net: torch.nn.Module, pairs: Sequence[Pair], config: AdaptConfig |
         rgb, thermal = batch
         return criterion(model(rgb, thermal)['fused'], rgb, thermal)
 
-    loop = train_loop(objective, optimizer, batches, LoopConfig(max_epochs=1, time_budget_s=budget, desc='adapt'),
-                      pace=pacer)
+    loop = train_loop(objective, optimizer, batches,
+                      LoopConfig(max_epochs=1, time_budget_s=max(budget, 1e-3), desc='adapt'), pace=pacer)
     model.eval()
     t_score = time.perf_counter()
     after = holdout_scores(net_fuse(model), holdout, device, pace=pacer)
-    return AdaptFit(model, before, after, loop, time.perf_counter() - t0, (score_s, time.perf_counter() - t_score))
+    return AdaptFit(model, before, after, loop, time.perf_counter() - t0,
+                    (score_s, time.perf_counter() - t_score))
 
 
 def format_scores(scores: dict[str, float] | None) -> str:

@@ -567,8 +567,9 @@ class FusionEngine:
         ``pairs``: oldest first, ``(rgb (H, W, 3), thermal (H, W))`` float32 in [0, 1] with the thermal
         image already on the RGB grid (:attr:`FrameOutput.thermal_registered`); at least
         ``config.pairs_needed``. The newest ``train_pairs`` are trained on, the ``holdout_pairs`` before
-        them judge: the new net replaces the active one only if none of its VIF, Qabf and SSIM (means over
-        the held-out pairs) is lower and their sum is higher; ``before`` / ``after`` hold those scores. A :meth:`reset` while it
+        them judge: the new net replaces the active one only if none of its VIF, Qabf and SSIM (means
+        over the held-out pairs) is lower and their sum is higher; ``before`` / ``after`` hold those
+        scores. A :meth:`reset` while it
         trains wins (the training stops early and its net is discarded).
 
         Raises:
@@ -612,19 +613,19 @@ class FusionEngine:
                                f'kept {self._active.label}', seconds)
         seconds = time.perf_counter() - t0
         info = dict(epochs=fit.loop.steps, device=str(next(fit.net.parameters()).device))
-        what = (f'{fit.loop.steps} steps on {config.train_pairs} pair(s), judged on {config.holdout_pairs} other '
-                f'recent pair(s)')
+        what = (f'trained on {config.train_pairs} pair(s), judged on {config.holdout_pairs} other recent '
+                'pair(s)')
         if fit.skipped:
-            return TrainResult(False, f'refused: {fit.skipped}; kept {active.label}. Raise the time budget '
-                               f'(adapt_time_budget_s; a streaming node and a duty below 1 slow the judging) or '
-                               f"use train_scene_mode 'scene'", seconds, fit.before, None, **info)
+            return TrainResult(False, f'refused: {fit.skipped}; kept {active.label}. Raise the time '
+                               'budget (adapt_time_budget_s; a streaming node and a duty below 1 slow the '
+                               "judging) or use train_scene_mode 'scene'", seconds, fit.before, None, **info)
         if self._resets != resets:
             return self._discarded(fit.after, seconds, fit.before, info)
         if not fit.improved:
             return TrainResult(False, f'the adapted model ({what}) is not better on the held-out pairs '
                                f'({format_scores(fit.after)}) than {active.label} ({format_scores(fit.before)}); '
-                               f'kept it. Took {seconds:.1f} s ({fit.timing()})', seconds, fit.before, fit.after,
-                               **info)
+                               f'kept it. Took {seconds:.1f} s ({fit.timing()})', seconds, fit.before,
+                               fit.after, **info)
         root = active.model.source.split(ADAPTED_FROM)[-1]  # repeated adapts name the file they started from
         candidate = FusionModel('ssvif', registry.get('ssvif').wrap(fit.net, None, backend='torch'),
                                 f'adapted on the stream ({fit.loop.steps} steps){ADAPTED_FROM}{root}', None,
@@ -634,7 +635,8 @@ class FusionEngine:
                 return self._discarded(fit.after, seconds, fit.before, info)
             self._version += 1
             self._active = new = ActiveModel(candidate, self._version, time.time())
-        return TrainResult(True, f'adapted in {seconds:.1f} s ({what}; {fit.timing()}); now {new.label}. Held-out before: '
+        return TrainResult(True, f'adapted in {seconds:.1f} s ({what}; {fit.timing()}); now {new.label}. '
+                           f'Held-out before: '
                            f'{format_scores(fit.before)}. After: {format_scores(fit.after)}',
                            seconds, fit.before, fit.after, version=new.version, **info)
 

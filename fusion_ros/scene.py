@@ -5,7 +5,8 @@ or paper 000's STN trained end to end), trains the compact CNN with
 SSIM + edge-preservation losses against both inputs, fuses in gray and colours the result back from the
 visible image (:func:`fusion_ros.imaging.colorize`: the visible chroma by default, the paper's
 ``RGB * GrayFusion / GRAY`` in its recipe). ``SceneFitConfig.paper()`` is the paper's recipe (300
-full-resolution epochs); the default recipe trains on a reduced working copy with a short, well-scheduled run and
+full-resolution epochs); the default recipe trains on a reduced working copy with a short, well-scheduled
+run and
 then applies the learned weights and transform at full resolution (the net is fully convolutional
 and the STN's transform is in resolution-free normalised coordinates).
 """
@@ -63,8 +64,10 @@ class SceneFitConfig:
     device: ``auto`` (cuda when present), ``cpu``, ``cuda:N``.
     duty: share of the wall time the training computes; below 1 it sleeps after each epoch as long as
         needed (:class:`fusion_ros.training.loop.Pacer`), so a node streaming meanwhile keeps its CPU.
-    colour: how the gray fusion is coloured back (:data:`fusion_ros.imaging.COLOUR_MODES`): ``'ycbcr'``
-        keeps the visible chroma (the project's default), ``'ratio'`` is the paper's ``RGB * F / GRAY``.
+    colour: how :attr:`SceneFit.fused` is coloured back (:data:`fusion_ros.imaging.COLOUR_MODES`):
+        ``'ycbcr'`` keeps the visible chroma (the project's default), ``'ratio'`` is the paper's
+        ``RGB * F / GRAY``. A trained net used later as a fusion model (the node's ``scene`` mode, a saved
+        checkpoint) is coloured like every other method, ``'ycbcr'``.
     """
     model: SceneModelConfig = field(default_factory=lambda: SceneModelConfig(stn=False))
     epochs: int = 60
@@ -114,7 +117,8 @@ class SceneFitConfig:
     @classmethod
     def paper(cls, **overrides) -> 'SceneFitConfig':
         """Paper 000's recipe: random init, 300 full-resolution epochs on the whole image, constant
-        Adam LR, Gaussian-11 SSIM, STN (when enabled) trained jointly end to end, colour ``RGB * F / GRAY``."""
+        Adam LR, Gaussian-11 SSIM, STN (when enabled) trained jointly end to end, colour
+        ``RGB * F / GRAY``."""
         base = dict(init='random', crop_size=None, work_size=None, epochs=300, lr=1e-3, schedule='constant',
                     align_epochs=0, colour='ratio')
         base.update(overrides)

@@ -1,5 +1,7 @@
 """Tests of fusion_ros.adapt and FusionEngine.adapt_scene (issue 11: ~/train_scene 'adapt')."""
+import re
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from fusion_ros.models import build_model
 from fusion_ros.training.loop import LoopResult
 
 H, W = 64, 80
-FAST = AdaptConfig(time_budget_s=1.5, crop_size=48, crops_per_step=2, judge_size=64, max_steps=4)
+FAST = AdaptConfig(time_budget_s=5.0, crop_size=48, crops_per_step=2, judge_size=64, max_steps=4)
 
 
 def stream_pair(seed: int, h=H, w=W):
@@ -95,13 +97,44 @@ def test_adapt_net_trains_nothing_when_judging_leaves_no_time(monkeypatch):
     config = AdaptConfig(time_budget_s=1.5, min_train_s=0.5, crop_size=48, judge_size=64)
     fit = adapt_net(net, [stream_pair(s) for s in range(3)], config)
     assert fit.skipped and fit.loop.steps == 0 and fit.after == {} and fit.net is net and not fit.improved
-    assert 'took 0.6 s of the 1.5 s budget' in fit.skipped and 'at least 0.5 s needed' in fit.skipped
+    assert re.search(r'took 0\.\d\d s of the 1\.5 s budget; after reserving 0\.\d\d s', fit.skipped)
+    assert 'at least 0.50 s needed' in fit.skipped
     assert fit.seconds < config.time_budget_s  # did not overrun the budget judging a second time
-    assert fit.timing().startswith('judging 0.6 s, training 0.0 s (0 steps)')
+    assert re.fullmatch(r'judging 0\.\d s, training 0\.0 s \(0 steps\)', fit.timing())
     eng, _ = _engine_with_net()  # the engine refuses and says what to change
     result = eng.adapt_scene([stream_pair(s) for s in range(3)], config)
     assert not result.accepted and result.message.startswith('refused: judging the current net')
     assert 'adapt_time_budget_s' in result.message and result.after is None and eng.active.version == 0
+
+
+def test_adapt_net_stops_judging_when_the_budget_runs_out(monkeypatch):
+    import fusion_ros.adapt as adapt_mod
+    real = adapt_mod.holdout_scores
+    calls = []
+
+    def slow_fuse(fuse):  # each held-out pair takes 0.7 s to fuse: the 1.0 s budget ends after the first
+        def fused(rgb, thermal):
+            calls.append(1)
+            time.sleep(0.7)
+            return fuse(rgb, thermal)
+        return fused
+    monkeypatch.setattr(adapt_mod, 'holdout_scores', lambda fuse, *a, **k: real(slow_fuse(fuse), *a, **k))
+    config = AdaptConfig(time_budget_s=1.0, min_train_s=0.5, crop_size=48, judge_size=64, holdout_pairs=3)
+    fit = adapt_net(ssvif_net(), [stream_pair(s) for s in range(4)], config)
+    assert len(calls) == 2  # the second pair started before the deadline; the third never did
+    assert fit.skipped.startswith('judging the current net on 3 held-out pair(s) did not finish within the '
+                                  '1.0 s')
+    assert fit.before == {} and fit.loop.steps == 0 and fit.seconds < 1.0 + 0.7 + 0.5
+
+
+def test_holdout_scores_returns_none_when_the_deadline_passes_between_pairs():
+    net = ssvif_net()
+    pairs = [shrink_pair(*stream_pair(s), 64) for s in range(3)]
+    assert holdout_scores(net_fuse(net), pairs, deadline=time.perf_counter() - 1.0) is None
+    late = time.perf_counter() - 1.0
+    assert holdout_scores(net_fuse(net), pairs[:1], deadline=late) is not None  # the last pair is scored
+    full = holdout_scores(net_fuse(net), pairs, deadline=time.perf_counter() + 60.0)
+    assert full == pytest.approx(holdout_scores(net_fuse(net), pairs))
 
 
 def test_adapt_net_stops_when_asked_and_checks_inputs():

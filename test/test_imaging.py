@@ -190,11 +190,13 @@ def test_colorize_ycbcr_keeps_the_visible_chroma_and_ratio_scales_it():
     gray = rgb_to_gray(rgb)
     # ycbcr (default): where nothing clips, R - Y and B - Y (BT.601's Cr and Cb, up to scale) are unchanged
     out = colorize(rgb, gray_fused)
-    fits = ((rgb + gray_fused - gray) >= 0).all(1, keepdim=True) & ((rgb + gray_fused - gray) <= 1).all(1, keepdim=True)
+    shifted = rgb + gray_fused - gray
+    fits = ((shifted >= 0) & (shifted <= 1)).all(1, keepdim=True)
     assert fits.float().mean() > 0.3
     chroma = lambda x: x - rgb_to_gray(x)  # noqa: E731
-    torch.testing.assert_close(chroma(out)[fits.expand_as(out)], chroma(rgb)[fits.expand_as(out)], atol=1e-5, rtol=0)
-    # ratio (paper 000): where the plain ratio fits in [0, 1], the colour is the visible one scaled: RGB * fused / GRAY
+    fits = fits.expand_as(out)
+    torch.testing.assert_close(chroma(out)[fits], chroma(rgb)[fits], atol=1e-5, rtol=0)
+    # ratio (paper 000): where the plain ratio fits in [0, 1], the colour is the visible one scaled
     out = colorize(rgb, gray_fused, mode='ratio')
     ratio_out = rgb * gray_fused / gray
     fits = (ratio_out <= 1).all(dim=1, keepdim=True).expand_as(out)
@@ -221,17 +223,21 @@ def test_colorize_black_rgb_with_bright_fusion_gives_gray(mode):
     torch.testing.assert_close(out, gray_fused.expand(1, 3, 4, 4), atol=1e-6, rtol=0)
 
 
-def test_colorize_saturated_colour_keeps_luma_by_adding_white():
+def test_colorize_clipped_channel_gets_the_missing_luma_once_as_white():
     rgb = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)  # pure red: luma 0.299
-    out = colorize(rgb, torch.full((1, 1, 1, 1), 0.6), mode='ratio')
+    target = torch.full((1, 1, 1, 1), 0.6)
+    out = colorize(rgb, target, mode='ratio')
     # red clips at 1; the missing luma (0.6 - 0.299) is added equally to every channel, then clipped
     expected = torch.tensor([1.0, 0.301, 0.301]).view(1, 3, 1, 1)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
-    out = colorize(rgb, torch.full((1, 1, 1, 1), 0.6))
-    # ycbcr: + 0.301 on every channel (red clips), then the luma still missing again on every channel
+    out = colorize(rgb, target)
+    # ycbcr: + 0.301 on every channel (red clips), then the luma still missing once more on every channel
     missing = 0.6 - (0.299 + (0.587 + 0.114) * 0.301)
     expected = torch.tensor([1.0, 0.301 + missing, 0.301 + missing]).view(1, 3, 1, 1)
     torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
+    # one pass: the luma falls short of the target where a channel clipped (documented in colorize)
+    assert rgb_to_gray(out).item() == pytest.approx(0.573, abs=1e-3)
+    assert rgb_to_gray(colorize(rgb, target, mode='ratio')).item() == pytest.approx(0.510, abs=1e-3)
 
 
 @pytest.mark.parametrize('mode', ['ycbcr', 'ratio'])

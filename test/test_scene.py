@@ -230,7 +230,8 @@ def test_paper_recipe_values():
 
 def test_colour_mode_reaches_the_output(make_pair):
     rgb, thermal = make_pair(32, 40, seed=3)
-    fits = {mode: fit_scene(rgb, thermal, SceneFitConfig(epochs=2, colour=mode, **CPU)) for mode in ('ycbcr', 'ratio')}
+    fits = {mode: fit_scene(rgb, thermal, SceneFitConfig(epochs=2, colour=mode, **CPU))
+            for mode in ('ycbcr', 'ratio')}
     np.testing.assert_array_equal(fits['ycbcr'].gray_fused, fits['ratio'].gray_fused)  # same fusion
     for mode, fit in fits.items():
         expected = colorize(image_to_tensor(rgb), image_to_tensor(fit.gray_fused), mode=mode)

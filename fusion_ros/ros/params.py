@@ -196,7 +196,7 @@ class FusionNodeConfig(ParamConfig):
                                   "scores better on other recent pairs) or 'scene' (paper 000: a small net trained on "
                                   'the newest pair, train_* parameters)', choices=TRAIN_SCENE_MODES)
     adapt_time_budget_s: float = param(3.0, "'adapt': wall time of the whole adaptation (judging included), seconds",
-                                       range=(0.5, 600.0))
+                                       range=(1.0, 600.0))
     train_duty: float = param(0.5, "'scene': share of the wall time paper 000's training computes on the CPU; it "
                               'sleeps in between so the fused output keeps its rate while it runs (1: no pauses; '
                               'on a GPU it never pauses)',

@@ -450,7 +450,7 @@ def test_fused_camera_info_follows_the_fused_image(harness):
 def test_train_scene_adapt_mode_needs_recent_pairs_then_adapts_the_streaming_net(harness):
     """Issue 11: 'adapt' (the default mode) fine-tunes the active net on the newest kept pair, judged on older
     ones; it refuses, saying why, until enough pairs at least adapt_pair_interval_s apart have been fused."""
-    h = harness({'adapt_time_budget_s': 1.0, 'adapt_pair_interval_s': 0.5})
+    h = harness({'adapt_time_budget_s': 3.0, 'adapt_pair_interval_s': 0.5})
     assert h.node.config.train_scene_mode == 'adapt'
     h.stream(3, period_ns=100_000_000)  # 0.2 s of stream: one pair kept
     refused = h.call(h.train)
