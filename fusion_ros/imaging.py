@@ -265,15 +265,12 @@ def colorize(rgb: torch.Tensor, gray_fused: torch.Tensor, eps: float = 1e-3, *,
     if mode not in COLOUR_MODES:
         raise ValueError(f'colorize: mode must be one of {COLOUR_MODES}, got {mode!r}')
     gray = rgb_to_gray(rgb) if gray is None else gray
+    out = rgb + (gray_fused - gray) if mode == 'ycbcr' else rgb * (gray_fused / gray.clamp_min(eps))
     if torch.is_grad_enabled() and (rgb.requires_grad or gray_fused.requires_grad):
-        out = rgb + (gray_fused - gray) if mode == 'ycbcr' else rgb * (gray_fused / gray.clamp_min(eps))
         out = out.clamp(0.0, 1.0)
         return (out + (gray_fused - rgb_to_gray(out))).clamp(0.0, 1.0)
-    # Inference: the same arithmetic in place (each 3-channel temporary is a 640x480 frame's worth).
-    if mode == 'ycbcr':
-        out = torch.add(rgb, gray_fused - gray).clamp_(0.0, 1.0)
-    else:
-        out = torch.mul(rgb, gray_fused / gray.clamp_min(eps)).clamp_(0.0, 1.0)
+    # Inference: the rest in place (each 3-channel temporary is a 640x480 frame's worth).
+    out.clamp_(0.0, 1.0)
     return out.add_(gray_fused - rgb_to_gray(out)).clamp_(0.0, 1.0)
 
 
